@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from audit.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "resource_type", "resource_id", "actor", "guild", "correlation_id"]
+    list_filter = ["action", "resource_type"]
+    search_fields = ["=correlation_id", "=resource_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor", "guild"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One thing that happened: an enqueue, a state change, a staff action, a download.
+
+    ``correlation_id`` ties it to the request and the jobs it caused; ``resource_type`` and
+    ``resource_id`` to the object it happened to.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=100)
+    resource_type = models.CharField(max_length=100)
+    resource_id = models.CharField(max_length=100)
+    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    correlation_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["correlation_id", "created_at"], name="audit_correlation_idx"),
+            models.Index(fields=["resource_type", "resource_id", "created_at"], name="audit_resource_idx"),
+            models.Index(fields=["-created_at"], name="audit_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.resource_type}:{self.resource_id}"

@@ -1,0 +1,23 @@
+"""Every enqueue and every job state change becomes an audit event, in the same transaction."""
+
+from django.dispatch import receiver
+
+from audit.models import AuditEvent
+from jobs.signals import job_state_changed
+
+
+def _action(change):
+    return "job.enqueued" if change.old is None and change.reason == "enqueued" else f"job.{change.new}"
+
+
+@receiver(job_state_changed, dispatch_uid="audit.job_state_changed")
+def record_job_state_changes(sender, changes, **kwargs):
+    AuditEvent.objects.bulk_create([
+        AuditEvent(
+            action=_action(change), resource_type="job", resource_id=str(change.record_id), actor_id=change.actor_id,
+            guild_id=change.guild_id, correlation_id=change.correlation_id,
+            data={"job_type": change.job_type, "from": change.old, "to": change.new, "reason": change.reason,
+                  **change.data},
+        )
+        for change in changes
+    ])

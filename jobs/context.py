@@ -1,0 +1,50 @@
+"""What a running job knows about itself, and the job running in this process right now."""
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+_current: ContextVar["JobContext | None"] = ContextVar("current_job", default=None)
+
+
+@dataclass
+class JobContext:
+    """Passed to every job function beside its validated payload.
+
+    Jobs the function enqueues inherit its correlation ID, actor and guild, and name it as parent.
+    """
+
+    record_id: object
+    job_type: str
+    correlation_id: str
+    attempt: int
+    max_attempts: int
+    guild_id: int | None = None
+    actor_id: int | None = None
+
+    def progress(self, percent, message=""):
+        """Report progress (0-100) to the ledger; readers see it at once. Never moves backwards."""
+        from jobs.models import JobRecord
+
+        percent = max(0, min(100, int(percent)))
+        JobRecord.objects.filter(pk=self.record_id, progress__lte=percent).update(
+            progress=percent, progress_message=str(message)[:200]
+        )
+
+    @property
+    def is_last_attempt(self):
+        return self.attempt >= self.max_attempts
+
+
+def current() -> JobContext | None:
+    return _current.get()
+
+
+def bind(ctx: JobContext):
+    return _current.set(ctx)
+
+
+def unbind(token):
+    _current.reset(token)
+
+

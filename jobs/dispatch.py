@@ -1,0 +1,75 @@
+"""Hand ledger records to RQ: one Redis pipeline per batch, JSON-serialized, job id = record id.
+
+Every RQ job jobdesk creates calls ``jobs.runner.run_job(record_id)``: the payload stays in the
+ledger, so Redis only ever carries an id, and a worker runs nothing the ledger does not know.
+"""
+
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.utils import timezone
+from rq import Queue
+
+from jobs.connection import get_queue, redis_connection
+
+log = logging.getLogger(__name__)
+
+RUNNER = "jobs.runner.run_job"
+
+
+def _job_data(record, timeout):
+    return Queue.prepare_data(
+        RUNNER, args=(record.rq_id,), job_id=record.rq_id, timeout=timeout,
+        result_ttl=settings.QUEUE_RESULT_TTL, failure_ttl=settings.QUEUE_FAILURE_TTL,
+        description=record.job_type,
+    )
+
+
+def send(records, *, pipeline=None):
+    """Put ``records`` on their RQ queues (or scheduled registries, when ``run_at`` is ahead).
+
+    One pipeline for the whole batch, executed here unless the caller passes its own. Raises the
+    Redis error when Redis is unreachable; see ``dispatch`` for the forgiving variant.
+    """
+    from jobs import registry
+
+    now = timezone.now()
+    immediate = defaultdict(list)
+    pipe = pipeline if pipeline is not None else redis_connection().pipeline(transaction=False)
+    for record in records:
+        queue = get_queue(record.queue)
+        data = _job_data(record, registry.get(record.job_type).timeout)
+        if record.run_at and record.run_at > now:
+            job = queue.create_job(
+                data.func, args=data.args, job_id=data.job_id, timeout=data.timeout, result_ttl=data.result_ttl,
+                failure_ttl=data.failure_ttl, description=data.description,
+            )
+            queue.schedule_job(job, record.run_at, pipeline=pipe)
+        else:
+            immediate[queue].append(data)
+    for queue, datas in immediate.items():
+        queue.enqueue_many(datas, pipeline=pipe)
+    if pipeline is None:
+        pipe.execute()
+
+
+def dispatch(records):
+    """``send`` after commit; on a Redis error the records are marked ``pending`` for the relay.
+
+    Never raises for Redis trouble: the caller's work is committed and the job is not lost.
+    """
+    from redis.exceptions import RedisError
+
+    from jobs import states
+    from jobs.models import Status
+
+    try:
+        send(records)
+    except RedisError as exc:
+        log.warning("Redis unavailable, %d job(s) left pending for the relay: %s", len(records), exc)
+        for record in records:
+            try:
+                states.transition(record, Status.PENDING, expected={Status.QUEUED}, reason=f"dispatch failed: {exc}")
+            except Exception:  # the database may be gone too: the reconciler finds the row later
+                log.exception("could not mark job %s pending", record.pk)

@@ -1,0 +1,143 @@
+"""``enqueue`` and ``enqueue_many``: validate, write the ledger row in the caller's transaction, hand
+it to RQ when that transaction commits, and return the record at once.
+
+Cost: one INSERT (plus the audit event's) inside the caller's transaction and one Redis pipeline after
+commit; a batch is one multi-row INSERT and one pipeline, whatever its size.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from jobs import context, registry, states
+from jobs.connection import queue_name
+from jobs.dispatch import dispatch
+from jobs.errors import JobError
+from jobs.models import Priority, JobRecord, Status
+from project import correlation
+
+MAX_BATCH = 10_000
+
+
+def _field_errors(exc: ValidationError, prefix: str):
+    errors = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        errors.append({"field": f"{prefix}.{path}" if path else prefix, "message": error["msg"]})
+    return errors
+
+
+def _validate(job_type, payload, prefix="payload"):
+    if not isinstance(payload, dict):
+        raise JobError("payload must be a JSON object", field=prefix, code="invalid_payload")
+    try:
+        return job_type.payload.model_validate(payload).model_dump(mode="json")
+    except ValidationError as exc:
+        errors = _field_errors(exc, prefix)
+        first = errors[0]
+        raise JobError(f"{first['field']}: {first['message']}", field=first["field"], code="invalid_payload",
+                       errors=errors) from None
+
+
+def _run_at(delay, run_at, now):
+    if delay is not None and run_at is not None:
+        raise JobError("give delay or run_at, not both", field="run_at", code="invalid_schedule")
+    if delay is not None:
+        if isinstance(delay, (int, float)):
+            delay = timedelta(seconds=delay)
+        if not isinstance(delay, timedelta) or delay < timedelta(0):
+            raise JobError("delay must be a non-negative number of seconds or a timedelta", field="delay")
+        return now + delay if delay else None
+    if run_at is not None:
+        if not isinstance(run_at, datetime) or timezone.is_naive(run_at):
+            raise JobError("run_at must be an aware datetime", field="run_at", code="invalid_schedule")
+        return run_at
+    return None
+
+
+def _new_record(job_type, payload, *, now, run_at, priority, actor, guild, correlation_id, parent_ctx):
+    actor_id = getattr(actor, "pk", actor)
+    guild_id = getattr(guild, "pk", guild)
+    if parent_ctx is not None:
+        actor_id = actor_id if actor_id is not None else parent_ctx.actor_id
+        guild_id = guild_id if guild_id is not None else parent_ctx.guild_id
+    return JobRecord(
+        job_type=job_type.name, queue=queue_name(job_type.queue, priority), priority=priority,
+        payload=payload, status=Status.QUEUED, max_attempts=job_type.attempts_allowed, run_at=run_at,
+        correlation_id=correlation_id, actor_id=actor_id, guild_id=guild_id,
+        parent_id=parent_ctx.record_id if parent_ctx else None, created_at=now, queued_at=now,
+        status_changed_at=now,
+    )
+
+
+def _prepare(job_type_name, priority, correlation_id):
+    job_type = registry.get(job_type_name)
+    if priority not in Priority.values:
+        raise JobError(f"unknown priority {priority!r}", field="priority", code="invalid_priority")
+    parent_ctx = context.current()
+    if correlation_id is not None and not correlation.is_valid(correlation_id):
+        raise JobError("correlation_id must be 8-64 letters, digits or ._:-", field="correlation_id")
+    cid = correlation_id or correlation.get() or (parent_ctx.correlation_id if parent_ctx else None) or correlation.new_id()
+    return job_type, parent_ctx, cid
+
+
+def _announce_enqueued(records):
+    states.announce([
+        states.StateChange(
+            record_id=r.pk, job_type=r.job_type, old=None, new=r.status, correlation_id=r.correlation_id,
+            guild_id=r.guild_id, actor_id=r.actor_id, reason="enqueued",
+            data={"parent": str(r.parent_id)} if r.parent_id else {},
+        )
+        for r in records
+    ])
+
+
+def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=None, priority=Priority.DEFAULT,
+            correlation_id=None) -> JobRecord:
+    """Enqueue one job of ``job_type`` and return its record at once.
+
+    Raises ``JobError`` (naming the field) for an unknown type or a payload its schema refuses; nothing is
+    written then. The RQ job is created only when the caller's transaction commits: work that is rolled
+    back never runs. If Redis is down at that moment the record stays ``pending`` and the relay
+    dispatches it when Redis is back.
+    """
+    job_type, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
+    clean = _validate(job_type, payload)
+    now = timezone.now()
+    record = _new_record(job_type, clean, now=now, run_at=_run_at(delay, run_at, now), priority=priority,
+                         actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx)
+    with transaction.atomic():
+        record.save(force_insert=True)
+        _announce_enqueued([record])
+        transaction.on_commit(lambda: dispatch([record]))
+    return record
+
+
+def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_at=None,
+                 priority=Priority.DEFAULT, correlation_id=None) -> list[JobRecord]:
+    """Enqueue a batch of the same type: one multi-row INSERT and, after commit, one Redis pipeline.
+
+    Every payload is validated before anything is written; an error names the index
+    (``payloads[3].guild_id``) and nothing of the batch is written.
+    """
+    job_type, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
+    payloads = list(payloads)
+    if len(payloads) > MAX_BATCH:
+        raise JobError(f"at most {MAX_BATCH} jobs per batch", field="payloads", code="batch_too_large")
+    cleans = [_validate(job_type, payload, prefix=f"payloads[{i}]") for i, payload in enumerate(payloads)]
+    now = timezone.now()
+    when = _run_at(delay, run_at, now)
+    records = [
+        _new_record(job_type, clean, now=now, run_at=when, priority=priority, actor=actor, guild=guild,
+                    correlation_id=cid, parent_ctx=parent_ctx)
+        for clean in cleans
+    ]
+    if not records:
+        return []
+    with transaction.atomic():
+        JobRecord.objects.bulk_create(records, batch_size=2000)
+        _announce_enqueued(records)
+        transaction.on_commit(lambda: dispatch(records))
+    return records

@@ -1,0 +1,142 @@
+"""The ledger: one ``JobRecord`` per job (its id is the RQ job id) and one ``JobAttempt`` per run.
+
+The ledger is the source of truth; Redis is the transport. Only ``jobs.states`` writes ``status``.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"  # written; not yet confirmed in Redis
+    QUEUED = "queued", "Queued"  # in an RQ queue (or its scheduled registry, when run_at is ahead)
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"  # failed, waiting out its backoff in RQ's scheduled registry
+    SUCCEEDED = "succeeded", "Succeeded"
+    DEAD = "dead", "Dead"  # attempts exhausted or a non-retryable error: the dead letters
+    CANCELED = "canceled", "Canceled"
+
+
+TERMINAL_STATUSES = (Status.SUCCEEDED, Status.DEAD, Status.CANCELED)
+WAITING_STATUSES = (Status.PENDING, Status.QUEUED, Status.RETRYING)
+
+
+class Priority(models.TextChoices):
+    HIGH = "high", "High"
+    DEFAULT = "default", "Default"
+    LOW = "low", "Low"
+
+
+class JobRecord(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job_type = models.CharField(max_length=100)
+    queue = models.CharField(max_length=100, help_text="The RQ queue the job is dispatched to.")
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.DEFAULT)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts started so far.")
+    max_attempts = models.PositiveSmallIntegerField()
+    run_at = models.DateTimeField(null=True, blank=True, help_text="Not before this time.")
+    correlation_id = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        help_text="The job that enqueued this one.",
+    )
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100.")
+    progress_message = models.CharField(max_length=200, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    last_error_type = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Worker of the current or last attempt.")
+    cancel_requested = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(db_index=False)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    retrying_at = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("retry_jobrecord", "Can retry jobs"),
+            ("cancel_jobrecord", "Can cancel jobs"),
+        ]
+        indexes = [
+            models.Index(fields=["-created_at"], name="job_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="job_status_created_idx"),
+            models.Index(fields=["job_type", "-created_at"], name="job_type_created_idx"),
+            models.Index(fields=["queue", "status"], name="job_queue_status_idx"),
+            models.Index(fields=["guild", "-created_at"], name="job_guild_created_idx"),
+            models.Index(fields=["correlation_id"], name="job_correlation_idx"),
+            # The relay and the reconciler scan non-terminal rows by age.
+            models.Index(
+                fields=["status", "status_changed_at"], name="job_open_status_idx",
+                condition=models.Q(status__in=["pending", "queued", "running", "retrying"]),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.job_type} {self.id}"
+
+    @property
+    def rq_id(self):
+        return str(self.id)
+
+    @property
+    def is_terminal(self):
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def finished_at(self):
+        return self.succeeded_at or self.dead_at or self.canceled_at
+
+    @property
+    def duration(self):
+        """Time from the first start to the terminal state, when both are known."""
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Outcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    TIMEOUT = "timeout", "Timed out"
+    LOST = "lost", "Lost (worker died)"
+    CANCELED = "canceled", "Canceled"
+
+
+class JobAttempt(models.Model):
+    record = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="attempt_set")
+    number = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=200, blank=True)
+    correlation_id = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    error_type = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    retry_delay = models.FloatField(null=True, blank=True, help_text="Seconds of backoff before the next attempt.")
+
+    class Meta:
+        ordering = ["record", "number"]
+        constraints = [models.UniqueConstraint(fields=["record", "number"], name="unique_attempt_number")]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.record_id}"
+
+    @property
+    def duration(self):
+        return self.ended_at - self.started_at if self.ended_at else None

@@ -1,0 +1,86 @@
+"""Job types: declared once, next to the function, in an app's ``tasks.py``.
+
+    @job_type("audit.record_event", payload=RecordEvent, queue="audit", max_attempts=3)
+    def record_event(payload: RecordEvent, ctx: JobContext): ...
+
+The registry refuses a second declaration of a name and answers ``JobError`` for an unknown one.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.conf import settings
+from pydantic import BaseModel
+
+from jobs.backoff import Exponential
+from jobs.errors import JobError, PermanentError
+
+_types: dict[str, "JobType"] = {}
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    func: Callable
+    payload: type[BaseModel]
+    queue: str = "default"
+    max_attempts: int | None = None  # None: QUEUE_MAX_ATTEMPTS
+    backoff: Callable[[int], float] = field(default_factory=Exponential)
+    timeout: int = 300  # seconds; the attempt is stopped and recorded as "timeout"
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    give_up_on: tuple[type[BaseException], ...] = (PermanentError,)
+
+    @property
+    def attempts_allowed(self) -> int:
+        return self.max_attempts or settings.QUEUE_MAX_ATTEMPTS
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, self.give_up_on):
+            return False
+        return isinstance(exc, self.retry_on)
+
+
+def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
+             retry_on=(Exception,), give_up_on=()):
+    """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable."""
+    if queue not in settings.QUEUE_DOMAINS:
+        raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
+    if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
+        raise TypeError(f"job type {name!r}: payload must be a pydantic model class")
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError(f"job type {name!r}: max_attempts must be at least 1")
+
+    def register(func):
+        if name in _types:
+            raise ValueError(f"job type {name!r} is already declared by {_types[name].func.__module__}")
+        _types[name] = JobType(
+            name=name, func=func, payload=payload, queue=queue, max_attempts=max_attempts,
+            backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
+            give_up_on=(PermanentError, *give_up_on),
+        )
+        func.job_type = _types[name]
+        return func
+
+    return register
+
+
+def get(name: str) -> JobType:
+    try:
+        return _types[name]
+    except (KeyError, TypeError):
+        raise JobError(f"unknown job type {name!r}", field="job_type", code="unknown_job_type") from None
+
+
+def all_types() -> dict[str, JobType]:
+    return dict(_types)
+
+
+def autodiscover():
+    """Import every installed app's ``tasks`` module, then those named in JOBS_TASK_MODULES."""
+    from importlib import import_module
+
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("tasks")
+    for module in getattr(settings, "JOBS_TASK_MODULES", ()):
+        import_module(module)

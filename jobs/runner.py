@@ -1,0 +1,97 @@
+"""The RQ-callable entry point: ``run_job(record_id)`` runs one attempt of a ledger job.
+
+It claims the record (``→ running``, one short transaction that also opens the attempt), runs the job
+type's function with the validated payload and a ``JobContext``, and records the outcome (one more
+short transaction): ``succeeded``; ``retrying`` with the type's backoff, handed back to RQ as a
+``Retry`` so that RQ's scheduled registry holds the job until then; or ``dead``. Exceptions, timeouts and
+non-retryable errors are each recorded as the attempt's outcome; the runner itself raises only for a
+dead job, so that RQ's failed registry (and django-rq's views) show it too.
+"""
+
+import logging
+import traceback
+from datetime import timedelta
+
+from django.utils import timezone
+from rq import get_current_job
+from rq.job import Retry
+from rq.timeouts import JobTimeoutException
+
+from jobs import context, registry, retries, states
+from jobs.models import Outcome, Status
+from project import correlation
+
+log = logging.getLogger(__name__)
+
+# Large enough that RQ never gives up on its own: the ledger decides when a job is dead.
+_RQ_RETRY_MAX = 1_000_000
+
+
+class JobDied(Exception):
+    """Raised to RQ for a job that is dead in the ledger, so RQ files it as failed."""
+
+
+def _error(exc):
+    return (
+        f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        str(exc)[:5000],
+        "".join(traceback.format_exception(exc))[-20000:],
+    )
+
+
+def _worker_name():
+    job = get_current_job()
+    return (job.worker_name if job else "") or ""
+
+
+def run_job(record_id):
+    record, attempt = states.start_attempt(record_id, worker=_worker_name())
+    if record is None:
+        log.info("job %s is not runnable any more (canceled, finished or taken); skipped", record_id)
+        return None
+    with correlation.bind(record.correlation_id):
+        return _run_attempt(record, attempt)
+
+
+def _run_attempt(record, attempt):
+    job_type = registry.get(record.job_type)
+    ctx = context.JobContext(
+        record_id=record.pk, job_type=record.job_type, correlation_id=record.correlation_id,
+        attempt=attempt.number, max_attempts=record.max_attempts, guild_id=record.guild_id,
+        actor_id=record.actor_id,
+    )
+    token = context.bind(ctx)
+    try:
+        payload = job_type.payload.model_validate(record.payload)
+        result = job_type.func(payload, ctx)
+    except Exception as exc:  # RQ's JobTimeoutException included: the attempt is recorded, not lost
+        return _failed(record, attempt, job_type, exc)
+    finally:
+        context.unbind(token)
+    states.finish_attempt(
+        record, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, progress=100,
+        result=result if _is_json(result) else repr(result),
+    )
+    return None
+
+
+def _failed(record, attempt, job_type, exc):
+    outcome = Outcome.TIMEOUT if isinstance(exc, JobTimeoutException) else Outcome.FAILED
+    error = _error(exc)
+    step = retries.after_failure(record, job_type, attempt_number=attempt.number, retryable=job_type.is_retryable(exc))
+    if step.status == Status.RETRYING:
+        if states.finish_attempt(
+            record, attempt, Status.RETRYING, outcome=outcome, error=error, retry_delay=step.delay,
+            run_at=timezone.now() + timedelta(seconds=step.delay), reason=step.reason,
+        ):
+            log.warning("job %s attempt %d %s (%s): %s", record.pk, attempt.number, outcome, error[0], step.reason)
+            return Retry(max=_RQ_RETRY_MAX, interval=[step.delay])
+        return None
+    if states.finish_attempt(record, attempt, Status.DEAD, outcome=outcome, error=error, reason=step.reason):
+        log.error("job %s is dead after attempt %d (%s): %s", record.pk, attempt.number, step.reason, error[0])
+        raise JobDied(f"{error[0]}: {error[1]}") from exc
+    return None
+
+
+def _is_json(value):
+    return value is None or isinstance(value, (str, int, float, bool, list, dict))

@@ -1,0 +1,152 @@
+"""The job state machine. Nothing else in jobdesk writes ``JobRecord.status``.
+
+    enqueue ──► queued ──► running ──► succeeded
+                  ▲  │        │  └──► retrying ──► running …   (backoff in RQ's scheduled registry)
+                  │  │        ├──► dead                        (attempts exhausted, non-retryable)
+                  │  ▼        └──► canceled                    (stop requested)
+    relay ─── pending          queued|pending|retrying ──► canceled
+    dead|canceled|succeeded ──► queued                         (explicit staff retry only)
+
+A record is written ``queued`` because it is handed to Redis as soon as its transaction commits; it
+becomes ``pending`` only when that hand-over failed or was lost (Redis down, Redis lost its data, the
+process died after commit), and the relay dispatches ``pending`` rows again.
+
+Every change is a compare-and-set: ``UPDATE … WHERE id = %s AND status IN (expected)``. Two workers, or
+a worker and the reconciler, racing for the same change: exactly one UPDATE matches, the other gets
+``False`` and must back off. Each change sends ``job_state_changed`` inside its transaction.
+"""
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from jobs.models import JobAttempt, JobRecord, Outcome, Status
+from jobs.signals import StateChange, job_state_changed
+
+# to-state: the from-states it may be reached from
+TRANSITIONS = {
+    Status.QUEUED: {Status.PENDING, Status.SUCCEEDED, Status.DEAD, Status.CANCELED},
+    Status.PENDING: {Status.QUEUED, Status.RETRYING},
+    Status.RUNNING: {Status.PENDING, Status.QUEUED, Status.RETRYING},
+    Status.SUCCEEDED: {Status.RUNNING},
+    Status.RETRYING: {Status.RUNNING},
+    Status.DEAD: {Status.RUNNING},
+    Status.CANCELED: {Status.PENDING, Status.QUEUED, Status.RETRYING, Status.RUNNING},
+}
+
+# The timestamp each state sets when it is entered.
+TIMESTAMPS = {
+    Status.QUEUED: "queued_at",
+    Status.RETRYING: "retrying_at",
+    Status.SUCCEEDED: "succeeded_at",
+    Status.DEAD: "dead_at",
+    Status.CANCELED: "canceled_at",
+}
+
+
+class TransitionNotAllowed(ValueError):
+    pass
+
+
+def _check(expected, to):
+    expected = set(expected)
+    illegal = expected - TRANSITIONS[to]
+    if illegal:
+        raise TransitionNotAllowed(f"{', '.join(sorted(illegal))} -> {to} is not a job transition")
+    return expected
+
+
+def _change(record, old, to, *, actor_id=None, reason="", data=None):
+    return StateChange(
+        record_id=record.pk, job_type=record.job_type, old=old, new=to, correlation_id=record.correlation_id,
+        guild_id=record.guild_id, actor_id=actor_id, reason=reason, data=data or {},
+    )
+
+
+def announce(changes):
+    """Send ``job_state_changed`` for ``changes`` (also used by enqueue for new records)."""
+    if changes:
+        job_state_changed.send(sender=JobRecord, changes=changes)
+
+
+def transition(record, to, *, expected, actor_id=None, reason="", data=None, attempt=None, **fields):
+    """Move ``record`` to ``to`` if its status is still one of ``expected``; True if this call won.
+
+    With ``attempt``, the record must also still be on that attempt: a worker that outlived its
+    attempt (declared lost, retried elsewhere) cannot finish the next one. ``fields`` are written in the
+    same UPDATE. On success the in-memory ``record`` is updated too.
+    """
+    expected = _check(expected, to)
+    now = timezone.now()
+    values = {"status": to, "status_changed_at": now, **fields}
+    if to in TIMESTAMPS:
+        values[TIMESTAMPS[to]] = now
+    with transaction.atomic():
+        rows = JobRecord.objects.filter(pk=record.pk, status__in=expected)
+        if attempt is not None:
+            rows = rows.filter(attempts=attempt)
+        won = rows.update(**values) == 1
+        if not won:
+            return False
+        old = record.status
+        for name, value in values.items():
+            setattr(record, name, value)
+        announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
+    return True
+
+
+def start_attempt(record_id, *, worker):
+    """Claim a record for a run: ``→ running``, count the attempt and open its ``JobAttempt``.
+
+    Returns ``(record, attempt)``, or ``(None, None)`` when the record is not runnable any more (it was
+    canceled, already ran, or another worker won it): the caller must then do nothing.
+    """
+    now = timezone.now()
+    expected = _check({Status.PENDING, Status.QUEUED, Status.RETRYING}, Status.RUNNING)
+    with transaction.atomic():
+        won = JobRecord.objects.filter(pk=record_id, status__in=expected, cancel_requested=False).update(
+            status=Status.RUNNING, status_changed_at=now, attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now), worker=worker,
+        )
+        if not won:
+            return None, None
+        record = JobRecord.objects.get(pk=record_id)
+        attempt = JobAttempt.objects.create(
+            record=record, number=record.attempts, worker=worker, started_at=now,
+            correlation_id=record.correlation_id,
+        )
+        old = Status.QUEUED if record.attempts == 1 else Status.RETRYING
+        announce([_change(record, old, Status.RUNNING, data={"attempt": record.attempts, "worker": worker})])
+    return record, attempt
+
+
+def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", error=None, retry_delay=None,
+                   **fields):
+    """Close ``attempt`` with ``outcome`` and move ``record`` from running to ``to`` in one transaction.
+
+    ``error`` is ``(type name, message, traceback)``. Returns False, writing nothing, when the record
+    is no longer running (canceled meanwhile, or the reconciler already declared the attempt lost).
+    """
+    now = timezone.now()
+    error_type, message, tb = error or ("", "", "")
+    if error:
+        fields.update(last_error_type=error_type, last_error=message)
+    with transaction.atomic():
+        if not transition(record, to, expected={Status.RUNNING}, attempt=attempt.number, actor_id=actor_id,
+                          reason=reason, data={"attempt": attempt.number, "outcome": outcome}, **fields):
+            return False
+        JobAttempt.objects.filter(pk=attempt.pk).update(
+            ended_at=now, outcome=outcome, error_type=error_type, error_message=message, traceback=tb,
+            retry_delay=retry_delay,
+        )
+    attempt.ended_at, attempt.outcome, attempt.error_type = now, outcome, error_type
+    return True
+
+
+def close_open_attempt(record, outcome, *, message=""):
+    """Close the record's attempt that is still marked running (lost worker, staff cancel)."""
+    return JobAttempt.objects.filter(record_id=record.pk, number=record.attempts, outcome=Outcome.RUNNING).update(
+        ended_at=timezone.now(), outcome=outcome, error_message=message,
+        error_type="LostWorker" if outcome == Outcome.LOST else "",
+    )

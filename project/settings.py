@@ -1,0 +1,225 @@
+"""jobdesk settings: everything comes from the environment (django-environ).
+
+Every variable read here is documented in README.md. A variable with a bad value stops start-up with
+an ``ImproperlyConfigured`` naming it, so a typo in a deployment fails loudly instead of running with a
+default nobody chose.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+
+def _read(name, cast, default):
+    try:
+        return cast(name, default=default)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{name}: invalid value {os.environ.get(name)!r} ({exc})") from exc
+
+
+def _positive_int(name, default):
+    value = _read(name, env.int, default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}: must be a positive integer, got {value}")
+    return value
+
+
+DEBUG = _read("DEBUG", env.bool, False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG is off")
+    SECRET_KEY = "django-insecure-jobdesk-development-key-never-use-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "project",
+    "jobs",
+    "audit",
+    "exports",
+    "branding",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "project.middleware.CorrelationIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL in production and tests, SQLite for `make run` -----------------------------
+try:
+    DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'jobdesk.sqlite3'}")}
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL: invalid value ({exc})") from exc
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web server, worker and scheduler write at once: WAL and immediate transactions avoid "locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", _read("DATABASE_CONN_MAX_AGE", env.int, 60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Queues -----------------------------------------------------------------------------------------
+QUEUE_REDIS_URL = env.str("QUEUE_REDIS_URL", default="") or env.str("REDIS_URL", default="")
+if not QUEUE_REDIS_URL:
+    raise ImproperlyConfigured(
+        "QUEUE_REDIS_URL: not set (nor REDIS_URL). `make run` starts a private Redis and sets it for you."
+    )
+if not re.match(r"^(redis|rediss|unix)://", QUEUE_REDIS_URL):
+    raise ImproperlyConfigured(f"QUEUE_REDIS_URL: must start with redis://, rediss:// or unix://, got {QUEUE_REDIS_URL!r}")
+
+QUEUE_NAMESPACE = env.str("QUEUE_NAMESPACE", default="jobdesk")
+if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", QUEUE_NAMESPACE):
+    raise ImproperlyConfigured(
+        f"QUEUE_NAMESPACE: must be 1-32 lowercase letters, digits, '-' or '_', starting with a letter; got {QUEUE_NAMESPACE!r}"
+    )
+QUEUE_MAX_ATTEMPTS = _positive_int("QUEUE_MAX_ATTEMPTS", 5)
+QUEUE_DLQ_WEBHOOK = env.str("QUEUE_DLQ_WEBHOOK", default="")
+if QUEUE_DLQ_WEBHOOK and not QUEUE_DLQ_WEBHOOK.startswith("https://") and not DEBUG:
+    raise ImproperlyConfigured("QUEUE_DLQ_WEBHOOK: must be an https:// URL")
+
+# Queue domains: each has three RQ queues, "<ns>.<domain>.high", "<ns>.<domain>", "<ns>.<domain>.low".
+QUEUE_DOMAINS = ("default", "exports", "branding", "audit", "notifications")
+QUEUE_PRIORITIES = ("high", "default", "low")
+QUEUE_CONCURRENCY = {
+    domain: _positive_int(f"QUEUE_CONCURRENCY_{domain.upper()}", 1) for domain in QUEUE_DOMAINS
+}
+QUEUE_RESULT_TTL = _read("QUEUE_RESULT_TTL", env.int, 0)
+QUEUE_FAILURE_TTL = _read("QUEUE_FAILURE_TTL", env.int, 24 * 3600)
+# Worker liveness, seconds: how often a running job's heartbeat is refreshed and how long past it a job
+# counts as abandoned. The reconciler finds a dead worker's job within about their sum.
+QUEUE_JOB_HEARTBEAT = _positive_int("QUEUE_JOB_HEARTBEAT", 5)
+QUEUE_HEARTBEAT_GRACE = _positive_int("QUEUE_HEARTBEAT_GRACE", 10)
+JOBS_RELAY_GRACE = _read("JOBS_RELAY_GRACE", env.float, 5.0)
+JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 10)
+
+
+def _queue_name(domain, priority="default"):
+    name = f"{QUEUE_NAMESPACE}.{domain}"
+    return name if priority == "default" else f"{name}.{priority}"
+
+
+RQ_QUEUES = {
+    _queue_name(domain, priority): {
+        "URL": QUEUE_REDIS_URL,
+        "DEFAULT_TIMEOUT": 600,
+        "SERIALIZER": "rq.serializers.JSONSerializer",
+    }
+    for domain in QUEUE_DOMAINS
+    for priority in QUEUE_PRIORITIES
+}
+RQ = {
+    "WORKER_CLASS": "jobs.worker.Worker",
+    "JOB_CLASS": "jobs.worker.Job",
+    "SCHEDULER_CLASS": "jobs.worker.Scheduler",
+    "COMMIT_MODE": "on_db_commit",
+}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- Security -----------------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", env.bool, True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- Logging and Sentry -------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL: must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"correlation": {"()": "project.correlation.CorrelationIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [cid=%(correlation_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["correlation"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"rq.worker": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
+}
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from project.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, debug=DEBUG)
+
+LOGIN_URL = "admin:login"
