@@ -6,6 +6,7 @@ ledger, so Redis only ever carries an id, and a worker runs nothing the ledger d
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,6 +25,11 @@ def _job_data(record, timeout):
         result_ttl=settings.QUEUE_RESULT_TTL, failure_ttl=settings.QUEUE_FAILURE_TTL,
         description=record.job_type,
     )
+
+
+def _whole_second_after(when):
+    """RQ's scheduled registry keeps whole seconds and truncates: round up, never run early."""
+    return when + timedelta(microseconds=1_000_000 - when.microsecond) if when.microsecond else when
 
 
 def send(records, *, pipeline=None):
@@ -45,7 +51,7 @@ def send(records, *, pipeline=None):
                 data.func, args=data.args, job_id=data.job_id, timeout=data.timeout, result_ttl=data.result_ttl,
                 failure_ttl=data.failure_ttl, description=data.description,
             )
-            queue.schedule_job(job, record.run_at, pipeline=pipe)
+            queue.schedule_job(job, _whole_second_after(record.run_at), pipeline=pipe)
         else:
             immediate[queue].append(data)
     for queue, datas in immediate.items():

@@ -2,7 +2,7 @@
 
 - A ``running`` row whose worker is gone (no live worker key, or the job's heartbeat in RQ's started
   registry has expired, or the job is no longer there): the attempt is recorded as ``lost`` and the
-  job is retried with its backoff, or dead when it has no attempts left.
+  job is queued again at once, or dead when it has no attempts left.
 - A ``queued`` or ``retrying`` row whose RQ job no longer exists (Redis restarted without its data, a
   process died between commit and dispatch): the row goes back to ``pending`` and the relay
   dispatches it again.
@@ -87,15 +87,21 @@ def _reconcile_running(cutoff):
 
 
 def _declare_lost(conn, record, why):
+    """Close the lost attempt; retry at once (the crash was not the job's fault) or dead-letter it.
+
+    No backoff on purpose: a scheduled retry would wait on RQ's scheduler lock, which the dead worker
+    may still hold for up to a minute.
+    """
     job_type = registry.get(record.job_type)
     step = retries.after_failure(record, job_type, attempt_number=record.attempts)
     message = f"attempt {record.attempts} lost: {why}"
     fields = {"last_error_type": "LostWorker", "last_error": message}
-    if step.delay:
-        fields["run_at"] = timezone.now() + timedelta(seconds=step.delay)
+    if step.status == Status.RETRYING:
+        fields["run_at"] = None
+    reason = f"{message}; retried at once" if step.status == Status.RETRYING else f"{message}; {step.reason}"
     with transaction.atomic():
         if not states.transition(record, step.status, expected={Status.RUNNING}, attempt=record.attempts,
-                                 reason=f"{message}; {step.reason}", data={"outcome": Outcome.LOST}, **fields):
+                                 reason=reason, data={"outcome": Outcome.LOST}, **fields):
             return 0
         states.close_open_attempt(record, Outcome.LOST, message=message)
         if step.status == Status.RETRYING:

@@ -68,10 +68,11 @@ def _run_attempt(record, attempt):
         return _failed(record, attempt, job_type, exc)
     finally:
         context.unbind(token)
-    states.finish_attempt(
+    if states.finish_attempt(
         record, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, progress=100,
         result=result if _is_json(result) else repr(result),
-    )
+    ):
+        log.info("job %s (%s) succeeded on attempt %d", record.pk, record.job_type, attempt.number)
     return None
 
 
@@ -85,7 +86,8 @@ def _failed(record, attempt, job_type, exc):
             run_at=timezone.now() + timedelta(seconds=step.delay), reason=step.reason,
         ):
             log.warning("job %s attempt %d %s (%s): %s", record.pk, attempt.number, outcome, error[0], step.reason)
-            return Retry(max=_RQ_RETRY_MAX, interval=[step.delay])
+            # RQ's scheduled registry truncates to whole seconds: one more keeps the backoff from being cut short.
+            return Retry(max=_RQ_RETRY_MAX, interval=[step.delay + 1])
         return None
     if states.finish_attempt(record, attempt, Status.DEAD, outcome=outcome, error=error, reason=step.reason):
         log.error("job %s is dead after attempt %d (%s): %s", record.pk, attempt.number, step.reason, error[0])

@@ -160,6 +160,8 @@ QUEUE_JOB_HEARTBEAT = _positive_int("QUEUE_JOB_HEARTBEAT", 5)
 QUEUE_HEARTBEAT_GRACE = _positive_int("QUEUE_HEARTBEAT_GRACE", 10)
 JOBS_RELAY_GRACE = _read("JOBS_RELAY_GRACE", env.float, 5.0)
 JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 10)
+# Extra modules declaring job types, beyond each app's tasks.py (comma-separated dotted paths).
+JOBS_TASK_MODULES = env.list("JOBS_TASK_MODULES", default=[])
 
 
 def _queue_name(domain, priority="default"):

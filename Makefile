@@ -1,0 +1,41 @@
+# jobdesk: `make run` starts everything on embedded defaults; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+# The suite runs against real services: PostgreSQL and Redis on this machine (see .ci/run).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+
+.PHONY: install run test bench check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m project.devrun
+
+test: install
+	DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) QUEUE_NAMESPACE=jdtest \
+	JOBS_TASK_MODULES=tests.jobtypes \
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) QUEUE_NAMESPACE=jdbench \
+	JOBS_TASK_MODULES=bench.jobtypes \
+	$(BIN)/python bench/throughput.py
+
+check: install
+	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=jobdesk.example.com \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var staticfiles

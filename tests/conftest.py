@@ -1,0 +1,180 @@
+"""Fixtures that start from real services: the PostgreSQL test database, Redis, and real
+``manage.py rqworker`` processes running against both.
+
+``make test`` sets the environment (DATABASE_URL, REDIS_URL on a database of its own, QUEUE_NAMESPACE,
+JOBS_TASK_MODULES=tests.jobtypes); see the Makefile.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from jobs import connection as jobs_connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Each test starts with an empty Redis database (the suite's own, never db 0)."""
+    jobs_connection.reset()
+    conn = jobs_connection.redis_connection()
+    conn.flushdb()
+    yield conn
+    jobs_connection.reset()
+
+
+def database_url():
+    db = settings.DATABASES["default"]
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
+
+
+def service_env(**extra):
+    """The environment for a jobdesk process started by a test: same settings, the test database."""
+    env = dict(os.environ)
+    env.update(DATABASE_URL=database_url(), QUEUE_REDIS_URL=settings.QUEUE_REDIS_URL, PYTHONUNBUFFERED="1")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class WorkerProcess:
+    """A real ``manage.py rqworker`` in its own process group (so a crash test can kill worker and child)."""
+
+    def __init__(self, *queues, worker_class=None, burst=False, env=None, log_path=None):
+        self.queues = queues or tuple(settings.RQ_QUEUES)
+        args = [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", *self.queues, "--worker-ttl", "16"]
+        if burst:
+            args.append("--burst")
+        else:
+            args.append("--with-scheduler")
+        if worker_class:
+            args += ["--worker-class", worker_class]
+        self.log_path = log_path
+        self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(args, cwd=BASE_DIR, env=service_env(**(env or {})), stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def kill_group(self):
+        """SIGKILL the worker and its work horse: a machine dying mid-job."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace") if self.log_path else ""
+
+    def wait(self, timeout=60):
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Start real worker processes; all are stopped at the end of the test."""
+    workers = []
+
+    def start(*queues, **kwargs):
+        kwargs.setdefault("log_path", tmp_path / f"worker-{len(workers)}.log")
+        worker = WorkerProcess(*queues, **kwargs)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test can stop and start again."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        wait_for(lambda: _pings(client), timeout=10, message="private redis-server")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _pings(client):
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """Point jobdesk (this process and the workers it starts) at a Redis the test controls."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    settings.QUEUE_REDIS_URL = server.url
+    settings.RQ_QUEUES = {name: {**config, "URL": server.url} for name, config in settings.RQ_QUEUES.items()}
+    jobs_connection.reset()
+    yield server
+    server.stop()
+    jobs_connection.reset()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("operator", "op@example.com", "pw-operator-1", is_staff=True,
+                                                 is_superuser=True)

@@ -1,0 +1,72 @@
+"""Job types the suite declares (loaded through JOBS_TASK_MODULES=tests.jobtypes, in the test process and
+in the worker processes it starts)."""
+
+import time
+
+from pydantic import BaseModel, Field
+
+from jobs.backoff import Exponential, Fixed
+from jobs.connection import redis_connection
+from jobs.enqueue import enqueue
+from jobs.errors import PermanentError
+from jobs.registry import job_type
+
+
+def record_run(marker, ctx):
+    """Leave a trace of each run in Redis, so a test can count runs independently of the ledger."""
+    redis_connection().rpush(f"test-runs:{marker}", f"{ctx.record_id}:{ctx.attempt}")
+
+
+class Flaky(BaseModel):
+    marker: str
+    fail_times: int = Field(ge=0)
+
+
+@job_type("test.flaky", payload=Flaky, max_attempts=5, backoff=Exponential(base=1, factor=2, jitter=False))
+def flaky(payload, ctx):
+    record_run(payload.marker, ctx)
+    if ctx.attempt <= payload.fail_times:
+        raise ConnectionError(f"peer refused (attempt {ctx.attempt})")
+    return {"attempt": ctx.attempt}
+
+
+class Marker(BaseModel):
+    marker: str
+
+
+@job_type("test.always_fails", payload=Marker, max_attempts=3, backoff=Fixed(1))
+def always_fails(payload, ctx):
+    record_run(payload.marker, ctx)
+    raise ValueError("this job never works")
+
+
+@job_type("test.permanent", payload=Marker, max_attempts=5)
+def permanent(payload, ctx):
+    record_run(payload.marker, ctx)
+    raise PermanentError("the target is gone")
+
+
+class Sleep(BaseModel):
+    marker: str
+    seconds: float = Field(ge=0, le=60)
+
+
+@job_type("test.sleep", payload=Sleep, max_attempts=3, backoff=Fixed(1), timeout=120)
+def sleep(payload, ctx):
+    record_run(payload.marker, ctx)
+    time.sleep(payload.seconds)
+    return {"slept": payload.seconds}
+
+
+@job_type("test.too_slow", payload=Sleep, max_attempts=1, timeout=1)
+def too_slow(payload, ctx):
+    record_run(payload.marker, ctx)
+    time.sleep(payload.seconds)
+
+
+@job_type("test.spawn_child", payload=Marker)
+def spawn_child(payload, ctx):
+    """Enqueues a child job: it must inherit the correlation ID and name this job as parent."""
+    record_run(payload.marker, ctx)
+    child = enqueue("audit.record_event", {"action": "test.child", "resource_type": "test", "resource_id": payload.marker})
+    return {"child": str(child.pk)}
