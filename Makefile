@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed-stamp
 # The suite runs against real services: PostgreSQL and Redis on this machine (see .ci/run).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
+BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
 .PHONY: install run test bench check clean
 
@@ -28,7 +30,7 @@ test: install
 
 bench: install
 	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false \
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) QUEUE_NAMESPACE=jdbench \
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) QUEUE_NAMESPACE=jdbench \
 	JOBS_TASK_MODULES=bench.jobtypes \
 	$(BIN)/python bench/throughput.py
 

@@ -6,7 +6,7 @@ Every error is a 4xx JSON body naming the problem, never a 500 or an HTML page.
 from typing import Any, Literal
 
 from django.db import transaction
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 from pydantic import Field, StrictFloat, StrictInt
@@ -81,10 +81,10 @@ def enqueue_job(request, payload_in: EnqueueIn):
             payload_in.job_type, payload_in.payload, actor=request.user, priority=payload_in.priority,
             delay=payload_in.delay,
         )
-    return 202, {
+    return Status(202, {
         "id": str(record.pk), "status": record.status, "correlation_id": record.correlation_id,
         "status_url": request.build_absolute_uri(f"/api/jobs/{record.pk}"),
-    }
+    })
 
 
 @api.get("/jobs/{job_id}", auth=django_auth, response={200: dict, 401: ErrorOut, 404: ErrorOut})
@@ -92,5 +92,5 @@ def job_status(request, job_id: str):
     """A job's status, progress, attempts and result or error. Staff see every job."""
     record = selectors.job_detail(job_id)
     if record is None or not request.user.is_staff:
-        return 404, {"error": "not_found", "message": f"no job {job_id}"}
-    return 200, selectors.job_as_dict(record)
+        return Status(404, {"error": "not_found", "message": f"no job {job_id}"})
+    return Status(200, selectors.job_as_dict(record))

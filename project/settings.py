@@ -25,6 +25,18 @@ def _read(name, cast, default):
         raise ImproperlyConfigured(f"{name}: invalid value {os.environ.get(name)!r} ({exc})") from exc
 
 
+def _strict_bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}: must be true or false, got {value!r}")
+
+
 def _positive_int(name, default):
     value = _read(name, env.int, default)
     if value < 1:
@@ -32,7 +44,7 @@ def _positive_int(name, default):
     return value
 
 
-DEBUG = _read("DEBUG", env.bool, False)
+DEBUG = _strict_bool("DEBUG", False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -192,7 +204,7 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
-    SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", env.bool, True)
+    SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", env.int, 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

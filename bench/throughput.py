@@ -1,0 +1,548 @@
+"""Throughput of jobdesk beside bare RQ 2.12, in one run, on the same Redis and PostgreSQL.
+
+Run by hand, it is not a test: ``make bench`` (a few minutes), or ``.venv/bin/python bench/throughput.py
+--quick`` with the Makefile's environment for a short run (``--help`` lists the counts to override). It
+prints a table: metric, bare RQ, jobdesk, ratio (jobdesk / bare) and the goal of the issue.
+
+What is measured, each side doing the same thing (a no-op job, JSON serializer on both sides):
+
+1. single enqueue, jobs/s: bare ``Queue.enqueue("bench.throughput.noop", i)`` in a loop, against
+   ``jobs.enqueue.enqueue("bench.noop", {"n": i})`` in a loop, in autocommit: each call is its own
+   transaction (an INSERT of the record and of its audit event, a COMMIT, then one Redis pipeline),
+   which is what a view does. Goal: jobdesk >= 50% of bare RQ.
+2. batch enqueue, jobs/s: bare ``Queue.enqueue_many`` (one pipeline per batch, ``prepare_data``
+   included) against ``jobs.enqueue.enqueue_many`` (validation, one multi-row INSERT, one pipeline), in
+   batches of ``--batch-size``. Goal: jobdesk >= 5,000 jobs/s.
+   Both enqueue figures are the best of ``--rounds`` rounds, after a short untimed warm-up.
+3. end to end, jobs/s, with one and with two workers, for RQ's SimpleWorker and for the forking
+   Worker: N jobs are enqueued first (untimed), then burst workers are started as separate processes
+   and the figure is N / (time from starting the workers to the exit of the last of them). Nothing is
+   subtracted: interpreter and Django start-up, worker registration and the burst exit are included.
+   Bare RQ runs ``rq worker --burst -w rq.worker.SimpleWorker|rq.worker.Worker -S JSONSerializer``;
+   jobdesk runs ``manage.py rqworker <ns>.default --burst --worker-class
+   jobs.worker.SimpleWorker|jobs.worker.Worker``. Both at their command's default log level (INFO),
+   output to a file. Afterwards the bench checks that every job ran: bare RQ's finished registry holds
+   N jobs and its queue is empty; jobdesk's ledger holds N ``succeeded`` records. Goal: jobdesk >= 75%
+   of bare RQ with the same worker class.
+   A second figure, "in-run", divides N by the span from the first job's start to the last job's end
+   as the jobs record them (RQ's ``started_at``/``ended_at``; the ledger's ``started_at``/
+   ``succeeded_at``): it leaves out process start-up and shutdown.
+
+Then (unless ``--no-costs``) it counts, for a few hundred jobs and outside any timing, the Redis commands
+per job (through MONITOR, on the bench's Redis database only) and the SQL statements and transactions per
+job (through a Django execute wrapper) for enqueue, batch enqueue and a run with an in-process
+SimpleWorker. ``--profile`` prints cProfile's top functions for jobdesk's enqueue and run.
+
+Isolation: the bench uses its own PostgreSQL database (``--database``, default ``jobdesk_bench``: created
+if missing and migrated; the ``jobdesk`` and ``test_jobdesk`` databases are refused) and its own Redis
+database (``--redis-db``, default 13, flushed between phases), and truncates its ledger between phases.
+Worker processes get the same environment.
+"""
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:  # `python bench/throughput.py` puts bench/ first, not the project
+    sys.path.insert(0, str(BASE_DIR))
+
+BARE_QUEUE = "jdbench-bare"
+BARE_NOOP = "bench.throughput.noop"
+JOB_TYPE = "bench.noop"
+FORBIDDEN_DATABASES = {"jobdesk", "test_jobdesk"}
+WORKER_CLASSES = {  # label: (bare RQ class, jobdesk class)
+    "SimpleWorker": ("rq.worker.SimpleWorker", "jobs.worker.SimpleWorker"),
+    "Worker (fork)": ("rq.worker.Worker", "jobs.worker.Worker"),
+}
+
+
+def noop(n=0):
+    """The bare-RQ job (imported by the bare workers, so this module imports nothing heavy at the top)."""
+    return None
+
+
+# --- set-up -------------------------------------------------------------------------------------------
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, one round: a smoke run")
+    parser.add_argument("--single", type=int, default=2000, help="jobs for single enqueue (default 2000)")
+    parser.add_argument("--batch", type=int, default=20000, help="jobs for batch enqueue (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="jobs per batch (default 1000)")
+    parser.add_argument("--e2e-simple", type=int, default=2000, help="jobs end to end, SimpleWorker (default 2000)")
+    parser.add_argument("--e2e-fork", type=int, default=300, help="jobs end to end, forking Worker (default 300)")
+    parser.add_argument("--rounds", type=int, default=3, help="enqueue rounds, best kept (default 3)")
+    parser.add_argument("--cost-jobs", type=int, default=200, help="jobs per cost count (default 200)")
+    parser.add_argument("--no-costs", action="store_true", help="skip counting Redis commands and SQL per job")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions for jobdesk")
+    parser.add_argument("--database", default="jobdesk_bench", help="PostgreSQL database of the bench")
+    parser.add_argument("--redis-db", type=int, default=13, help="Redis database of the bench (default 13)")
+    args = parser.parse_args()
+    if args.quick:
+        args.single, args.batch, args.e2e_simple, args.e2e_fork = 300, 3000, 200, 40
+        args.rounds, args.cost_jobs = 1, 50
+    if args.database in FORBIDDEN_DATABASES:
+        parser.error(f"--database {args.database}: that database belongs to the project or its tests")
+    return args
+
+
+def configure_environment(args):
+    """Point this process, and the workers it starts, at the bench's own database and Redis db."""
+    db_url = urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/jobdesk")
+    if not db_url.scheme.startswith("postgres"):
+        sys.exit(f"DATABASE_URL must be a PostgreSQL URL, got {db_url.scheme}://")
+    redis_url = urlsplit(os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14")
+    if redis_url.scheme not in ("redis", "rediss"):
+        sys.exit("REDIS_URL must be a redis:// URL (the bench picks its own database number)")
+    os.environ.update(
+        DATABASE_URL=urlunsplit(db_url._replace(path=f"/{args.database}")),
+        REDIS_URL=urlunsplit(redis_url._replace(path=f"/{args.redis_db}")),
+        JOBS_TASK_MODULES="bench.jobtypes",
+        DEBUG="false",
+        SECURE_SSL_REDIRECT="false",
+        DJANGO_SETTINGS_MODULE="project.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    os.environ["QUEUE_REDIS_URL"] = os.environ["REDIS_URL"]
+    os.environ.setdefault("QUEUE_NAMESPACE", "jdbench")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+
+
+def create_database(name):
+    """Create the bench database if it is missing (through the maintenance database ``postgres``)."""
+    import psycopg
+    from psycopg import sql
+
+    url = urlsplit(os.environ["DATABASE_URL"])
+    with psycopg.connect(urlunsplit(url._replace(path="/postgres")), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def setup_django(args):
+    import django
+    from django.core.management import call_command
+
+    create_database(args.database)
+    django.setup()
+    logging.disable(logging.INFO)  # this process only: no per-job log lines from in-process runs
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def redis():
+    from jobs.connection import redis_connection
+
+    return redis_connection()
+
+
+def bare_queue():
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    return Queue(BARE_QUEUE, connection=redis(), serializer=JSONSerializer)
+
+
+def jobdesk_queue():
+    from jobs.connection import get_queue, queue_name
+
+    return get_queue(queue_name("default"))
+
+
+def reset():
+    """Empty the bench's Redis database and its ledger tables."""
+    from django.db import connection
+
+    from audit.models import AuditEvent
+    from jobs.models import JobAttempt, JobRecord
+
+    redis().flushdb()
+    tables = ", ".join(m._meta.db_table for m in (JobAttempt, JobRecord, AuditEvent))
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
+
+
+def ledger_statuses():
+    from django.db.models import Count
+
+    from jobs.models import JobRecord
+
+    return dict(JobRecord.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+
+# --- 1 and 2: enqueue ---------------------------------------------------------------------------------
+
+
+def bare_single(n):
+    queue = bare_queue()
+    start = time.perf_counter()
+    for i in range(n):
+        queue.enqueue(BARE_NOOP, i)
+    elapsed = time.perf_counter() - start
+    assert queue.count == n, f"bare RQ queue holds {queue.count} jobs, expected {n}"
+    return n / elapsed
+
+
+def jobdesk_single(n):
+    from jobs.enqueue import enqueue
+
+    start = time.perf_counter()
+    for i in range(n):
+        enqueue(JOB_TYPE, {"n": i})
+    elapsed = time.perf_counter() - start
+    check_jobdesk_enqueued(n)
+    return n / elapsed
+
+
+def chunks(n, size):
+    for first in range(0, n, size):
+        yield range(first, min(n, first + size))
+
+
+def bare_batch(n, size):
+    from rq import Queue
+
+    queue = bare_queue()
+    start = time.perf_counter()
+    for chunk in chunks(n, size):
+        queue.enqueue_many([Queue.prepare_data(BARE_NOOP, args=(i,)) for i in chunk])
+    elapsed = time.perf_counter() - start
+    assert queue.count == n, f"bare RQ queue holds {queue.count} jobs, expected {n}"
+    return n / elapsed
+
+
+def jobdesk_batch(n, size):
+    from jobs.enqueue import enqueue_many
+
+    start = time.perf_counter()
+    for chunk in chunks(n, size):
+        enqueue_many(JOB_TYPE, [{"n": i} for i in chunk])
+    elapsed = time.perf_counter() - start
+    check_jobdesk_enqueued(n)
+    return n / elapsed
+
+
+def check_jobdesk_enqueued(n):
+    """Every record is ``queued`` and in Redis (a failed dispatch would leave it ``pending``, silently)."""
+    statuses, in_redis = ledger_statuses(), jobdesk_queue().count
+    if statuses != {"queued": n} or in_redis != n:
+        raise SystemExit(f"jobdesk enqueue: ledger {statuses}, RQ queue {in_redis}; expected {n} queued")
+
+
+def best_of(rounds, measure, *args):
+    """Warm up (untimed), then the best of ``rounds`` timed runs, each from an empty database."""
+    reset()
+    measure(min(50, args[0]), *args[1:])
+    figures = []
+    for _ in range(rounds):
+        reset()
+        figures.append(measure(*args))
+    reset()
+    return max(figures)
+
+
+# --- 3: end to end ------------------------------------------------------------------------------------
+
+
+def worker_command(side, worker_class):
+    if side == "bare":
+        rq_cli = Path(sys.executable).with_name("rq")
+        return [str(rq_cli), "worker", "--burst", "--worker-class", worker_class,
+                "--serializer", "rq.serializers.JSONSerializer", "--url", os.environ["REDIS_URL"],
+                "--path", str(BASE_DIR), BARE_QUEUE]
+    from jobs.connection import queue_name
+
+    return [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", queue_name("default"), "--burst",
+            "--worker-class", worker_class]
+
+
+def run_workers(command, count, log_dir, label, timeout):
+    """Start ``count`` burst workers; return the seconds from their start to the exit of the last one."""
+    procs, logs = [], []
+    start = time.perf_counter()
+    for i in range(count):
+        log = open(Path(log_dir) / f"{label}-{i}.log", "wb")
+        logs.append(log)
+        procs.append(subprocess.Popen(command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+    try:
+        for proc in procs:
+            proc.wait(timeout=max(1.0, timeout - (time.perf_counter() - start)))
+        elapsed = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:  # timed out: end this worker and its work horse (its own group)
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        for log in logs:
+            log.close()
+    failed = [p.returncode for p in procs if p.returncode != 0]
+    if failed:
+        raise RuntimeError(f"{label}: worker exit codes {failed}")
+    return elapsed
+
+
+def log_tail(log_dir, label, lines=15):
+    out = []
+    for path in sorted(Path(log_dir).glob(f"{label}-*.log")):
+        text = path.read_text(errors="replace").splitlines()
+        out.append(f"--- {path.name} (last {lines} lines)\n" + "\n".join(text[-lines:]))
+    return "\n".join(out)
+
+
+def bare_end_to_end(n, worker_class, workers, log_dir, label):
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry, FinishedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    reset()
+    queue = bare_queue()
+    for chunk in chunks(n, 1000):
+        queue.enqueue_many([Queue.prepare_data(BARE_NOOP, args=(i,)) for i in chunk])
+    elapsed = run_workers(worker_command("bare", worker_class), workers, log_dir, label, timeout=60 + n / 5)
+    finished = FinishedJobRegistry(queue=queue)
+    done, failed, left = finished.count, FailedJobRegistry(queue=queue).count, queue.count
+    if done != n or left:
+        raise RuntimeError(f"{label}: {done} finished, {failed} failed, {left} left in the queue; expected {n}\n"
+                           + log_tail(log_dir, label))
+    jobs = Job.fetch_many(finished.get_job_ids(), connection=redis(), serializer=JSONSerializer)
+    span = (max(j.ended_at for j in jobs) - min(j.started_at for j in jobs)).total_seconds()
+    return n / elapsed, n / span
+
+
+def jobdesk_end_to_end(n, worker_class, workers, log_dir, label):
+    from django.db.models import Max, Min
+
+    from jobs.enqueue import enqueue_many
+    from jobs.models import JobRecord
+
+    reset()
+    for chunk in chunks(n, 1000):
+        enqueue_many(JOB_TYPE, [{"n": i} for i in chunk])
+    elapsed = run_workers(worker_command("jobdesk", worker_class), workers, log_dir, label, timeout=60 + n / 5)
+    statuses = ledger_statuses()
+    if statuses != {"succeeded": n}:
+        raise RuntimeError(f"{label}: ledger {statuses}, expected {n} succeeded\n" + log_tail(log_dir, label))
+    span = JobRecord.objects.aggregate(first=Min("started_at"), last=Max("succeeded_at"))
+    return n / elapsed, n / (span["last"] - span["first"]).total_seconds()
+
+
+# --- costs: Redis commands and SQL per job ------------------------------------------------------------
+
+
+class RedisCommands:
+    """Counts the commands Redis runs on one database, through MONITOR. Slow: never used while timing."""
+
+    MARK = "jdbench-monitor-mark"
+
+    def __init__(self, db):
+        self.db = db
+        self.counts = Counter()
+
+    def __enter__(self):
+        self.monitor = redis().monitor().__enter__()  # MONITOR is on once this returns
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+        return self
+
+    def _listen(self):
+        # A line looks like: 1700000000.123456 [13 127.0.0.1:5000] "HSET" "rq:job:..." ...
+        while True:
+            line = self.monitor.connection.read_response()
+            line = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
+            _, rest = line.split(" [", 1)
+            db, rest = rest.split(" ", 1)
+            if int(db) != self.db:
+                continue
+            name = rest.split("] ", 1)[1].split(" ", 1)[0].strip('"').upper()
+            if name == "ECHO" and self.MARK in rest:
+                return
+            self.counts[name] += 1
+
+    def __exit__(self, *exc):
+        redis().echo(self.MARK)  # tells the listener to stop; not counted
+        self.thread.join(30)
+        self.monitor.__exit__(*exc)
+
+    @property
+    def total(self):
+        return sum(self.counts.values())
+
+
+class SqlStatements:
+    """Counts SQL statements and transactions on Django's default connection."""
+
+    def __init__(self):
+        self.counts = Counter()
+        self.transactions = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.counts[sql.split(None, 1)[0].upper()] += 1
+        if not context["connection"].in_atomic_block:
+            self.transactions += 1  # a statement in autocommit is a transaction of its own
+        return execute(sql, params, many, context)
+
+    def __enter__(self):
+        from django.db import connections
+
+        self.connection = connections["default"]
+        self.wrapper = self.connection.execute_wrapper(self)
+        self.wrapper.__enter__()
+        real_commit = self.connection.commit
+
+        def commit():
+            self.transactions += 1
+            return real_commit()
+
+        self.connection.commit = commit  # atomic() commits through this
+        return self
+
+    def __exit__(self, *exc):
+        del self.connection.commit
+        self.wrapper.__exit__(*exc)
+
+    @property
+    def total(self):
+        return sum(self.counts.values())
+
+
+def run_in_process(worker_class, queue):
+    """Run one burst worker in this process (for counting; the timed runs use separate processes)."""
+    return worker_class([queue], connection=redis(), serializer=queue.serializer).work(
+        burst=True, logging_level="WARNING")
+
+
+def cost_rows(n, redis_db):
+    """(what, bare Redis commands/job, jobdesk Redis commands/job, jobdesk SQL, SQL breakdown)."""
+    from rq import Queue
+    from rq.worker import SimpleWorker as BareSimpleWorker
+
+    from jobs.enqueue import enqueue, enqueue_many
+    from jobs.worker import SimpleWorker
+
+    def count(action):
+        with RedisCommands(redis_db) as cmds, SqlStatements() as sql:
+            action()
+        return cmds, sql
+
+    rows = []
+    reset()
+    bare_enqueue, _ = count(lambda: [bare_queue().enqueue(BARE_NOOP, i) for i in range(n)])
+    bare_run, _ = count(lambda: run_in_process(BareSimpleWorker, bare_queue()))
+    reset()
+    jd_enqueue, jd_enqueue_sql = count(lambda: [enqueue(JOB_TYPE, {"n": i}) for i in range(n)])
+    jd_run, jd_run_sql = count(lambda: run_in_process(SimpleWorker, jobdesk_queue()))
+    assert ledger_statuses() == {"succeeded": n}, ledger_statuses()
+    reset()
+    bare_many, _ = count(lambda: bare_queue().enqueue_many([Queue.prepare_data(BARE_NOOP, args=(i,)) for i in range(n)]))
+    jd_many, jd_many_sql = count(lambda: enqueue_many(JOB_TYPE, [{"n": i} for i in range(n)]))
+    reset()
+    rows.append(("single enqueue", bare_enqueue, jd_enqueue, jd_enqueue_sql))
+    rows.append((f"batch enqueue ({n})", bare_many, jd_many, jd_many_sql))
+    rows.append(("run, SimpleWorker (burst)", bare_run, jd_run, jd_run_sql))
+    return rows
+
+
+def print_costs(rows, n):
+    print(f"\nCost per job ({n} no-op jobs, in this process; worker start/stop amortized over them)")
+    print(f"{'':27} {'Redis cmds/job':>24}   {'SQL/job (jobdesk)':>26}")
+    print(f"{'':27} {'bare RQ':>11} {'jobdesk':>12}   {'statements':>12} {'transactions':>13}")
+    for what, bare, jd, sql in rows:
+        print(f"{what:27} {bare.total / n:11.1f} {jd.total / n:12.1f}   {sql.total / n:12.2f} {sql.transactions / n:13.2f}")
+    for what, bare, jd, sql in rows:
+        print(f"  {what}:")
+        for side, cmds in (("bare RQ", bare), ("jobdesk", jd)):
+            print(f"    {side:8} Redis: " + ", ".join(f"{k} {v / n:g}" for k, v in cmds.counts.most_common()))
+        print("    jobdesk  SQL:   " + (", ".join(f"{k} {v / n:g}" for k, v in sql.counts.most_common()) or "none"))
+
+
+def profile_jobdesk(n):
+    from jobs.enqueue import enqueue, enqueue_many
+    from jobs.worker import SimpleWorker
+
+    for title, action in (
+        (f"jobdesk single enqueue x{n}", lambda: [enqueue(JOB_TYPE, {"n": i}) for i in range(n)]),
+        (f"jobdesk in-process SimpleWorker run x{n}", lambda: run_in_process(SimpleWorker, jobdesk_queue())),
+        (f"jobdesk enqueue_many x{n * 10}", lambda: enqueue_many(JOB_TYPE, [{"n": i} for i in range(n * 10)])),
+    ):
+        profiler = cProfile.Profile()
+        profiler.runcall(action)
+        print(f"\n=== cProfile: {title} (top 20 by cumulative time)")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
+    reset()
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+def print_table(rows):
+    print(f"\n{'metric':42} {'bare RQ':>10} {'jobdesk':>10} {'ratio':>7}   goal")
+    for metric, bare, jd, goal, met in rows:
+        mark = "" if met is None else ("  ok" if met else "  MISSED")
+        goal_text = f"{goal}{mark}" if goal else ""
+        print(f"{metric:42} {bare:10,.0f} {jd:10,.0f} {jd / bare:7.2f}   {goal_text}")
+
+
+def main():
+    args = parse_args()
+    configure_environment(args)
+    setup_django(args)
+    from django.conf import settings
+
+    print(f"bench: database {args.database}, Redis {os.environ['REDIS_URL']}, namespace {settings.QUEUE_NAMESPACE}")
+    rows = []
+
+    print(f"single enqueue: {args.single} jobs, best of {args.rounds} ...", flush=True)
+    bare = best_of(args.rounds, bare_single, args.single)
+    jd = best_of(args.rounds, jobdesk_single, args.single)
+    rows.append((f"single enqueue, jobs/s (n={args.single})", bare, jd, ">= 50% of bare", jd >= 0.5 * bare))
+
+    print(f"batch enqueue: {args.batch} jobs in batches of {args.batch_size}, best of {args.rounds} ...", flush=True)
+    bare = best_of(args.rounds, bare_batch, args.batch, args.batch_size)
+    jd = best_of(args.rounds, jobdesk_batch, args.batch, args.batch_size)
+    rows.append((f"batch enqueue, jobs/s (n={args.batch})", bare, jd, ">= 5,000 jobs/s", jd >= 5000))
+
+    in_run = []
+    log_dir = tempfile.mkdtemp(prefix="jdbench-")
+    try:
+        for label, (bare_class, jd_class) in WORKER_CLASSES.items():
+            n = args.e2e_simple if label == "SimpleWorker" else args.e2e_fork
+            for workers in (1, 2):
+                print(f"end to end: {label} x{workers}, {n} jobs ...", flush=True)
+                tag = f"{label.split()[0].lower()}-x{workers}"
+                bare, bare_span = bare_end_to_end(n, bare_class, workers, log_dir, f"bare-{tag}")
+                jd, jd_span = jobdesk_end_to_end(n, jd_class, workers, log_dir, f"jobdesk-{tag}")
+                metric = f"end to end, {label} x{workers}, jobs/s (n={n})"
+                rows.append((metric, bare, jd, ">= 75% of bare", jd >= 0.75 * bare))
+                in_run.append((metric.replace("end to end", "in-run"), bare_span, jd_span, "", None))
+    except Exception:
+        print(f"worker logs kept in {log_dir}", file=sys.stderr)
+        raise
+    shutil.rmtree(log_dir)
+    reset()
+
+    print_table(rows)
+    print("\nIn-run (first job start to last job end, as the jobs record them; no process start-up or exit):")
+    print_table(in_run)
+
+    if not args.no_costs:
+        print_costs(cost_rows(args.cost_jobs, args.redis_db), args.cost_jobs)
+    if args.profile:
+        profile_jobdesk(args.cost_jobs)
+
+
+if __name__ == "__main__":
+    main()

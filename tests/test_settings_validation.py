@@ -1,0 +1,44 @@
+"""A setting with a bad value stops start-up with a message naming it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+GOOD = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/jobdesk", "PATH": "/usr/bin:/bin"}
+
+
+def start(**env):
+    merged = {**GOOD, **env}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=merged, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_good_settings_start():
+    result = start()
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name, value", [
+    ("QUEUE_MAX_ATTEMPTS", "many"),
+    ("QUEUE_MAX_ATTEMPTS", "0"),
+    ("QUEUE_CONCURRENCY_EXPORTS", "-2"),
+    ("QUEUE_NAMESPACE", "Has Spaces"),
+    ("QUEUE_REDIS_URL", "http://localhost:6379"),
+    ("DEBUG", "maybe"),
+    ("LOG_LEVEL", "LOUD"),
+    ("SECRET_KEY", ""),
+])
+def test_a_bad_value_stops_start_up_naming_the_setting(name, value):
+    result = start(**{name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_redis_url_is_required():
+    result = start(REDIS_URL=None)
+    assert result.returncode != 0 and "QUEUE_REDIS_URL" in result.stderr
