@@ -73,11 +73,16 @@ def main():
     python = sys.executable
     manage = str(BASE_DIR / "manage.py")
     queues = list(settings.RQ_QUEUES)
+    worker = [python, manage, "rqworker", "--worker-ttl", "30", "-v", "0"]
     processes = [
         subprocess.Popen([python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]),
-        subprocess.Popen([python, manage, "rqworker", *queues, "--with-scheduler", "--worker-ttl", "30", "-v", "0"]),
+        subprocess.Popen([*worker, *queues, "--with-scheduler"]),
         subprocess.Popen([python, manage, "rqscheduler", "--queue", queues[0]]),
     ]
+    # QUEUE_CONCURRENCY_<DOMAIN>=n: n-1 more workers on that domain's queues, beside the one on all.
+    for domain, count in settings.QUEUE_CONCURRENCY.items():
+        domain_queues = [name for name in queues if name.split(".")[1] == domain]
+        processes += [subprocess.Popen([*worker, *domain_queues]) for _ in range(count - 1)]
     print(
         "\n"
         f"  jobdesk is running:   http://127.0.0.1:{port}/admin/\n"

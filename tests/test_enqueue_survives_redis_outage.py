@@ -53,3 +53,13 @@ def test_two_relays_at_once_send_each_pending_job_once(private_redis):
 
     ids = get_queue(records[0].queue).get_job_ids()
     assert sorted(ids) == sorted(str(r.pk) for r in records), "each job is in Redis exactly once"
+
+
+def test_the_api_answers_202_with_a_pending_job_while_redis_is_down(private_redis, client, staff_user):
+    private_redis.stop()
+    client.force_login(staff_user)
+    response = client.post("/api/jobs", {"job_type": "test.sleep", "payload": {"marker": "api", "seconds": 0}},
+                           content_type="application/json")
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    assert JobRecord.objects.get(pk=response.json()["id"]).status == Status.PENDING
