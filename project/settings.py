@@ -13,9 +13,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
 env = environ.Env()
+# Where `make run` keeps its SQLite database, private Redis and admin password.
+VAR_DIR = Path(env.str("JOBDESK_VAR_DIR", default=str(BASE_DIR / "var")))
 
 
 def _read(name, cast, default):
