@@ -22,11 +22,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m project.devrun
 
-test: install
-	DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
+TEST_ENV = DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) QUEUE_NAMESPACE=jdtest \
-	JOBS_TASK_MODULES=tests.jobtypes \
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	JOBS_TASK_MODULES=tests.jobtypes
+
+# The suite runs with production settings (DEBUG off, manifest static files), so static files are
+# collected first, as a deployment does.
+test: install
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false \

@@ -63,31 +63,24 @@ class JobRecordAdmin(admin.ModelAdmin):
     def payload_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
 
-    def _report(self, request, verb, acted, skipped):
-        level = messages.SUCCESS if acted else messages.WARNING
+    def _apply(self, request, queryset, service, verb, skipped_as):
+        """Call ``service`` on each selected job and report counts, with why the others were skipped."""
+        acted, skipped = 0, {}
+        for record in queryset:
+            if service(record, actor=request.user):
+                acted += 1
+            else:
+                why = f"{skipped_as} {record.status}"
+                skipped[why] = skipped.get(why, 0) + 1
         text = f"{acted} {verb}"
         if skipped:
             text += ", " + ", ".join(f"{n} skipped: {why}" for why, n in sorted(skipped.items()))
-        self.message_user(request, text + ".", level)
+        self.message_user(request, text + ".", messages.SUCCESS if acted else messages.WARNING)
 
     @admin.action(description="Retry selected jobs", permissions=["retry"])
     def retry_selected(self, request, queryset):
-        acted, skipped = 0, {}
-        for record in queryset:
-            if services.retry_job(record, actor=request.user):
-                acted += 1
-            else:
-                why = f"still {record.status}"
-                skipped[why] = skipped.get(why, 0) + 1
-        self._report(request, "retried", acted, skipped)
+        self._apply(request, queryset, services.retry_job, "retried", "still")
 
     @admin.action(description="Cancel selected jobs", permissions=["cancel"])
     def cancel_selected(self, request, queryset):
-        acted, skipped = 0, {}
-        for record in queryset:
-            if services.cancel_job(record, actor=request.user):
-                acted += 1
-            else:
-                why = f"already {record.status}"
-                skipped[why] = skipped.get(why, 0) + 1
-        self._report(request, "canceled", acted, skipped)
+        self._apply(request, queryset, services.cancel_job, "canceled", "already")
