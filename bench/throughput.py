@@ -18,12 +18,15 @@ What is measured, each side doing the same thing (a no-op job, JSON serializer o
    Worker: N jobs are enqueued first (untimed), then burst workers are started as separate processes
    and the figure is N / (time from starting the workers to the exit of the last of them). Nothing is
    subtracted: interpreter and Django start-up, worker registration and the burst exit are included.
-   Bare RQ runs ``rq worker --burst -w rq.worker.SimpleWorker|rq.worker.Worker -S JSONSerializer``;
-   jobdesk runs ``manage.py rqworker <ns>.default --burst --worker-class
-   jobs.worker.SimpleWorker|jobs.worker.Worker``. Both at their command's default log level (INFO),
-   output to a file. Afterwards the bench checks that every job ran: bare RQ's finished registry holds
-   N jobs and its queue is empty; jobdesk's ledger holds N ``succeeded`` records. Goal: jobdesk >= 75%
-   of bare RQ with the same worker class.
+   Bare RQ runs ``python bench/throughput.py --bare-worker rq.worker.SimpleWorker|rq.worker.Worker``:
+   what ``rq worker --burst --serializer JSONSerializer`` does, except that the job's module is imported
+   before the worker starts, as jobdesk's workers do (``rq worker`` would import it again in every
+   forked work horse, and compile it there too under PYTHONDONTWRITEBYTECODE). jobdesk runs
+   ``manage.py rqworker <ns>.default --burst --worker-class jobs.worker.SimpleWorker|jobs.worker.Worker``.
+   Both log at INFO (their commands' default) to a file, and keep their own defaults otherwise (bare RQ
+   keeps a result 500 s; jobdesk uses QUEUE_RESULT_TTL, 0 unless set). Afterwards the bench checks that
+   every job ran: bare RQ's finished registry holds N jobs and its queue is empty; jobdesk's ledger holds
+   N ``succeeded`` records. Goal: jobdesk >= 75% of bare RQ with the same worker class.
    A second figure, "in-run", divides N by the span from the first job's start to the last job's end
    as the jobs record them (RQ's ``started_at``/``ended_at``; the ledger's ``started_at``/
    ``succeeded_at``): it leaves out process start-up and shutdown.
@@ -76,24 +79,37 @@ def noop(n=0):
 # --- set-up -------------------------------------------------------------------------------------------
 
 
+# Counts per phase: (full run, --quick run); a flag given on the command line wins over both.
+COUNTS = {
+    "single": (2000, 300),
+    "batch": (20000, 3000),
+    "e2e_simple": (2000, 200),
+    "e2e_fork": (300, 40),
+    "rounds": (3, 1),
+    "cost_jobs": (200, 50),
+}
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts, one round: a smoke run")
-    parser.add_argument("--single", type=int, default=2000, help="jobs for single enqueue (default 2000)")
-    parser.add_argument("--batch", type=int, default=20000, help="jobs for batch enqueue (default 20000)")
-    parser.add_argument("--batch-size", type=int, default=1000, help="jobs per batch (default 1000)")
-    parser.add_argument("--e2e-simple", type=int, default=2000, help="jobs end to end, SimpleWorker (default 2000)")
-    parser.add_argument("--e2e-fork", type=int, default=300, help="jobs end to end, forking Worker (default 300)")
-    parser.add_argument("--rounds", type=int, default=3, help="enqueue rounds, best kept (default 3)")
-    parser.add_argument("--cost-jobs", type=int, default=200, help="jobs per cost count (default 200)")
-    parser.add_argument("--no-costs", action="store_true", help="skip counting Redis commands and SQL per job")
-    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions for jobdesk")
-    parser.add_argument("--database", default="jobdesk_bench", help="PostgreSQL database of the bench")
-    parser.add_argument("--redis-db", type=int, default=13, help="Redis database of the bench (default 13)")
+    add = parser.add_argument
+    add("--quick", action="store_true", help="small counts, one round: a smoke run of ~15 s")
+    add("--single", type=int, help="jobs for single enqueue (2000; quick 300)")
+    add("--batch", type=int, help="jobs for batch enqueue (20000; quick 3000)")
+    add("--batch-size", type=int, default=1000, help="jobs per batch (1000)")
+    add("--e2e-simple", type=int, help="jobs end to end with SimpleWorker (2000; quick 200)")
+    add("--e2e-fork", type=int, help="jobs end to end with the forking Worker (300; quick 40)")
+    add("--rounds", type=int, help="rounds of each enqueue measure, best kept (3; quick 1)")
+    add("--cost-jobs", type=int, help="jobs per cost count (200; quick 50)")
+    add("--no-costs", action="store_true", help="skip counting Redis commands and SQL per job")
+    add("--profile", action="store_true", help="print cProfile's top functions for jobdesk")
+    add("--database", default="jobdesk_bench", help="PostgreSQL database of the bench (jobdesk_bench)")
+    add("--redis-db", type=int, default=13, help="Redis database of the bench (13)")
+    add("--bare-worker", metavar="CLASS", help="internal: run one bare RQ burst worker and exit")
     args = parser.parse_args()
-    if args.quick:
-        args.single, args.batch, args.e2e_simple, args.e2e_fork = 300, 3000, 200, 40
-        args.rounds, args.cost_jobs = 1, 50
+    for name, (full, quick) in COUNTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     if args.database in FORBIDDEN_DATABASES:
         parser.error(f"--database {args.database}: that database belongs to the project or its tests")
     return args
@@ -104,7 +120,8 @@ def configure_environment(args):
     db_url = urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/jobdesk")
     if not db_url.scheme.startswith("postgres"):
         sys.exit(f"DATABASE_URL must be a PostgreSQL URL, got {db_url.scheme}://")
-    redis_url = urlsplit(os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14")
+    redis_url = os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379"
+    redis_url = urlsplit(redis_url)
     if redis_url.scheme not in ("redis", "rediss"):
         sys.exit("REDIS_URL must be a redis:// URL (the bench picks its own database number)")
     os.environ.update(
@@ -256,12 +273,25 @@ def best_of(rounds, measure, *args):
 # --- 3: end to end ------------------------------------------------------------------------------------
 
 
+def bare_worker(worker_class):
+    """The bare-RQ worker process: ``rq worker --burst`` on the bare queue, JSON serializer, INFO logs."""
+    from importlib import import_module
+
+    from redis import Redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+    from rq.utils import import_attribute
+
+    import_module(BARE_NOOP.rsplit(".", 1)[0])  # the job's module, imported once, before any fork
+    connection = Redis.from_url(os.environ["REDIS_URL"])
+    queue = Queue(BARE_QUEUE, connection=connection, serializer=JSONSerializer)
+    worker = import_attribute(worker_class)([queue], connection=connection, serializer=JSONSerializer)
+    worker.work(burst=True, logging_level="INFO")
+
+
 def worker_command(side, worker_class):
     if side == "bare":
-        rq_cli = Path(sys.executable).with_name("rq")
-        return [str(rq_cli), "worker", "--burst", "--worker-class", worker_class,
-                "--serializer", "rq.serializers.JSONSerializer", "--url", os.environ["REDIS_URL"],
-                "--path", str(BASE_DIR), BARE_QUEUE]
+        return [sys.executable, str(Path(__file__).resolve()), "--bare-worker", worker_class]
     from jobs.connection import queue_name
 
     return [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", queue_name("default"), "--burst",
@@ -312,12 +342,13 @@ def bare_end_to_end(n, worker_class, workers, log_dir, label):
     queue = bare_queue()
     for chunk in chunks(n, 1000):
         queue.enqueue_many([Queue.prepare_data(BARE_NOOP, args=(i,)) for i in chunk])
-    elapsed = run_workers(worker_command("bare", worker_class), workers, log_dir, label, timeout=60 + n / 5)
+    command = worker_command("bare", worker_class)
+    elapsed = run_workers(command, workers, log_dir, label, timeout=60 + n / 5)
     finished = FinishedJobRegistry(queue=queue)
     done, failed, left = finished.count, FailedJobRegistry(queue=queue).count, queue.count
     if done != n or left:
-        raise RuntimeError(f"{label}: {done} finished, {failed} failed, {left} left in the queue; expected {n}\n"
-                           + log_tail(log_dir, label))
+        raise RuntimeError(f"{label}: {done} finished, {failed} failed, {left} left in the queue; "
+                           f"expected {n}\n{log_tail(log_dir, label)}")
     jobs = Job.fetch_many(finished.get_job_ids(), connection=redis(), serializer=JSONSerializer)
     span = (max(j.ended_at for j in jobs) - min(j.started_at for j in jobs)).total_seconds()
     return n / elapsed, n / span
@@ -332,7 +363,8 @@ def jobdesk_end_to_end(n, worker_class, workers, log_dir, label):
     reset()
     for chunk in chunks(n, 1000):
         enqueue_many(JOB_TYPE, [{"n": i} for i in chunk])
-    elapsed = run_workers(worker_command("jobdesk", worker_class), workers, log_dir, label, timeout=60 + n / 5)
+    command = worker_command("jobdesk", worker_class)
+    elapsed = run_workers(command, workers, log_dir, label, timeout=60 + n / 5)
     statuses = ledger_statuses()
     if statuses != {"succeeded": n}:
         raise RuntimeError(f"{label}: ledger {statuses}, expected {n} succeeded\n" + log_tail(log_dir, label))
@@ -363,6 +395,8 @@ class RedisCommands:
         while True:
             line = self.monitor.connection.read_response()
             line = line.decode(errors="replace") if isinstance(line, bytes) else str(line)
+            if " [" not in line:
+                continue
             _, rest = line.split(" [", 1)
             db, rest = rest.split(" ", 1)
             if int(db) != self.db:
@@ -426,7 +460,7 @@ def run_in_process(worker_class, queue):
 
 
 def cost_rows(n, redis_db):
-    """(what, bare Redis commands/job, jobdesk Redis commands/job, jobdesk SQL, SQL breakdown)."""
+    """Rows of (what, bare RQ's Redis commands, jobdesk's Redis commands, jobdesk's SQL) for ``n`` jobs."""
     from rq import Queue
     from rq.worker import SimpleWorker as BareSimpleWorker
 
@@ -434,49 +468,79 @@ def cost_rows(n, redis_db):
     from jobs.worker import SimpleWorker
 
     def count(action):
-        with RedisCommands(redis_db) as cmds, SqlStatements() as sql:
+        with RedisCommands(redis_db) as commands, SqlStatements() as sql:
             action()
-        return cmds, sql
+        return commands, sql
 
-    rows = []
+    def bare_enqueue():
+        for i in range(n):
+            bare_queue().enqueue(BARE_NOOP, i)
+
+    def bare_enqueue_many():
+        bare_queue().enqueue_many([Queue.prepare_data(BARE_NOOP, args=(i,)) for i in range(n)])
+
+    def jobdesk_enqueue():
+        for i in range(n):
+            enqueue(JOB_TYPE, {"n": i})
+
+    def jobdesk_enqueue_many():
+        enqueue_many(JOB_TYPE, [{"n": i} for i in range(n)])
+
     reset()
-    bare_enqueue, _ = count(lambda: [bare_queue().enqueue(BARE_NOOP, i) for i in range(n)])
-    bare_run, _ = count(lambda: run_in_process(BareSimpleWorker, bare_queue()))
+    bare_single_cost, _ = count(bare_enqueue)
+    bare_run_cost, _ = count(lambda: run_in_process(BareSimpleWorker, bare_queue()))
     reset()
-    jd_enqueue, jd_enqueue_sql = count(lambda: [enqueue(JOB_TYPE, {"n": i}) for i in range(n)])
-    jd_run, jd_run_sql = count(lambda: run_in_process(SimpleWorker, jobdesk_queue()))
-    assert ledger_statuses() == {"succeeded": n}, ledger_statuses()
+    jd_single_cost, jd_single_sql = count(jobdesk_enqueue)
+    jd_run_cost, jd_run_sql = count(lambda: run_in_process(SimpleWorker, jobdesk_queue()))
+    if ledger_statuses() != {"succeeded": n}:
+        raise SystemExit(f"cost run: ledger {ledger_statuses()}, expected {n} succeeded")
     reset()
-    bare_many, _ = count(lambda: bare_queue().enqueue_many([Queue.prepare_data(BARE_NOOP, args=(i,)) for i in range(n)]))
-    jd_many, jd_many_sql = count(lambda: enqueue_many(JOB_TYPE, [{"n": i} for i in range(n)]))
+    bare_batch_cost, _ = count(bare_enqueue_many)
+    jd_batch_cost, jd_batch_sql = count(jobdesk_enqueue_many)
     reset()
-    rows.append(("single enqueue", bare_enqueue, jd_enqueue, jd_enqueue_sql))
-    rows.append((f"batch enqueue ({n})", bare_many, jd_many, jd_many_sql))
-    rows.append(("run, SimpleWorker (burst)", bare_run, jd_run, jd_run_sql))
-    return rows
+    return [
+        ("single enqueue", bare_single_cost, jd_single_cost, jd_single_sql),
+        (f"batch enqueue ({n})", bare_batch_cost, jd_batch_cost, jd_batch_sql),
+        ("run, SimpleWorker (burst)", bare_run_cost, jd_run_cost, jd_run_sql),
+    ]
 
 
 def print_costs(rows, n):
+    def per_job(counter):
+        return ", ".join(f"{name} {value / n:g}" for name, value in counter.most_common()) or "none"
+
     print(f"\nCost per job ({n} no-op jobs, in this process; worker start/stop amortized over them)")
     print(f"{'':27} {'Redis cmds/job':>24}   {'SQL/job (jobdesk)':>26}")
     print(f"{'':27} {'bare RQ':>11} {'jobdesk':>12}   {'statements':>12} {'transactions':>13}")
     for what, bare, jd, sql in rows:
-        print(f"{what:27} {bare.total / n:11.1f} {jd.total / n:12.1f}   {sql.total / n:12.2f} {sql.transactions / n:13.2f}")
+        print(f"{what:27} {bare.total / n:11.1f} {jd.total / n:12.1f}   "
+              f"{sql.total / n:12.2f} {sql.transactions / n:13.2f}")
     for what, bare, jd, sql in rows:
         print(f"  {what}:")
-        for side, cmds in (("bare RQ", bare), ("jobdesk", jd)):
-            print(f"    {side:8} Redis: " + ", ".join(f"{k} {v / n:g}" for k, v in cmds.counts.most_common()))
-        print("    jobdesk  SQL:   " + (", ".join(f"{k} {v / n:g}" for k, v in sql.counts.most_common()) or "none"))
+        print(f"    bare RQ  Redis: {per_job(bare.counts)}")
+        print(f"    jobdesk  Redis: {per_job(jd.counts)}")
+        print(f"    jobdesk  SQL:   {per_job(sql.counts)}")
 
 
 def profile_jobdesk(n):
     from jobs.enqueue import enqueue, enqueue_many
     from jobs.worker import SimpleWorker
 
+    def single():
+        for i in range(n):
+            enqueue(JOB_TYPE, {"n": i})
+
+    def run():
+        run_in_process(SimpleWorker, jobdesk_queue())
+
+    def batch():
+        enqueue_many(JOB_TYPE, [{"n": i} for i in range(n * 10)])
+
+    reset()
     for title, action in (
-        (f"jobdesk single enqueue x{n}", lambda: [enqueue(JOB_TYPE, {"n": i}) for i in range(n)]),
-        (f"jobdesk in-process SimpleWorker run x{n}", lambda: run_in_process(SimpleWorker, jobdesk_queue())),
-        (f"jobdesk enqueue_many x{n * 10}", lambda: enqueue_many(JOB_TYPE, [{"n": i} for i in range(n * 10)])),
+        (f"jobdesk single enqueue x{n}", single),
+        (f"jobdesk in-process SimpleWorker run x{n}", run),
+        (f"jobdesk enqueue_many x{n * 10}", batch),
     ):
         profiler = cProfile.Profile()
         profiler.runcall(action)
@@ -498,11 +562,14 @@ def print_table(rows):
 
 def main():
     args = parse_args()
+    if args.bare_worker:  # started by run_workers below, with the environment already set
+        return bare_worker(args.bare_worker)
     configure_environment(args)
     setup_django(args)
     from django.conf import settings
 
-    print(f"bench: database {args.database}, Redis {os.environ['REDIS_URL']}, namespace {settings.QUEUE_NAMESPACE}")
+    print(f"bench: database {args.database}, Redis {os.environ['REDIS_URL']}, "
+          f"namespace {settings.QUEUE_NAMESPACE}, result TTL {settings.QUEUE_RESULT_TTL}")
     rows = []
 
     print(f"single enqueue: {args.single} jobs, best of {args.rounds} ...", flush=True)
@@ -510,7 +577,8 @@ def main():
     jd = best_of(args.rounds, jobdesk_single, args.single)
     rows.append((f"single enqueue, jobs/s (n={args.single})", bare, jd, ">= 50% of bare", jd >= 0.5 * bare))
 
-    print(f"batch enqueue: {args.batch} jobs in batches of {args.batch_size}, best of {args.rounds} ...", flush=True)
+    print(f"batch enqueue: {args.batch} jobs, batches of {args.batch_size}, best of {args.rounds} ...",
+          flush=True)
     bare = best_of(args.rounds, bare_batch, args.batch, args.batch_size)
     jd = best_of(args.rounds, jobdesk_batch, args.batch, args.batch_size)
     rows.append((f"batch enqueue, jobs/s (n={args.batch})", bare, jd, ">= 5,000 jobs/s", jd >= 5000))
