@@ -8,6 +8,7 @@ records, attempts and audit events carry it. This module is a leaf: it imports n
 import contextlib
 import logging
 import re
+import sys
 import uuid
 from contextvars import ContextVar
 
@@ -39,13 +40,12 @@ def get_or_new() -> str:
 def bind(correlation_id: str):
     """Bind ``correlation_id`` for the duration of the block (and Sentry's scope, when enabled)."""
     token = _current.set(correlation_id)
-    try:
-        try:
-            import sentry_sdk
-
+    # Only when Sentry was set up (SENTRY_DSN): importing it here would cost every job an import.
+    sentry_sdk = sys.modules.get("sentry_sdk")
+    if sentry_sdk is not None:
+        with contextlib.suppress(Exception):  # Sentry is optional; it must never break the work
             sentry_sdk.set_tag("correlation_id", correlation_id)
-        except Exception:  # Sentry is optional; logging must never fail because of it.
-            pass
+    try:
         yield correlation_id
     finally:
         _current.reset(token)

@@ -81,8 +81,15 @@ class WorkerProcess:
         return self.proc.pid
 
     def kill_group(self):
-        """SIGKILL the worker and its work horse: a machine dying mid-job."""
+        """SIGKILL the worker and its work horse (which RQ puts in a process group of its own): a machine
+        dying mid-job."""
+        pids = _descendants(self.proc.pid)
         os.killpg(self.proc.pid, signal.SIGKILL)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.proc.wait(10)
 
     def stop(self):
@@ -101,6 +108,17 @@ class WorkerProcess:
 
     def wait(self, timeout=60):
         return self.proc.wait(timeout)
+
+
+def _descendants(pid):
+    found = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in map(int, children):
+        found += [child, *_descendants(child)]
+    return found
 
 
 @pytest.fixture

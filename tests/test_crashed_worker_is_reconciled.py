@@ -22,6 +22,7 @@ def test_sigkilled_worker_job_is_retried_by_the_reconciler(start_worker, clean_r
     wait_for(lambda: clean_redis.llen("test-runs:crash") == 1, timeout=5)
 
     doomed.kill_group()
+    assert doomed.proc.poll() is not None
 
     assert reconcile(running_grace=timedelta(0))["lost"] == 0, "the heartbeat has not expired yet"
     # Within heartbeat + grace (3 s) the job is known lost; no 90 s wait as with plain RQ.
