@@ -106,17 +106,11 @@ def start_attempt(record_id, *, worker):
     Returns ``(record, attempt)``, or ``(None, None)`` when the record is not runnable any more (it was
     canceled, already ran, or another worker won it): the caller must then do nothing.
 
-    One UPDATE … RETURNING claims and reads the record. On PostgreSQL this transaction does not wait
-    for its WAL flush (``synchronous_commit = off``): should the database crash within that instant,
-    the claim is forgotten and the job simply runs again (jobs are idempotent), so the flush, the
-    largest single cost of a run, is paid once per run, by the finish.
+    One UPDATE … RETURNING claims and reads the record (raw SQL: the ORM has no UPDATE … RETURNING).
     """
     now = timezone.now()
     expected = sorted(_check({Status.PENDING, Status.QUEUED, Status.RETRYING}, Status.RUNNING))
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         claimed = list(JobRecord.objects.raw(_claim_sql(len(expected)), [
             Status.RUNNING, _db_datetime(now), _db_datetime(now), worker, _db_pk(record_id), *expected,
         ]))
