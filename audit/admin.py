@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, DailyJobRollup
 
 
 @admin.register(AuditEvent)
@@ -10,6 +10,19 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["=correlation_id", "=resource_id"]
     date_hierarchy = "created_at"
     list_select_related = ["actor", "guild"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DailyJobRollup)
+class DailyJobRollupAdmin(admin.ModelAdmin):
+    list_display = ["day", "job_type", "status", "count"]
+    list_filter = ["status"]
+    date_hierarchy = "day"
 
     def has_add_permission(self, request):
         return False

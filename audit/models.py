@@ -28,3 +28,19 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.resource_type}:{self.resource_id}"
+
+
+class DailyJobRollup(models.Model):
+    """Jobs created on one day, counted by type and final status: the nightly rollup (02:00 UTC)."""
+
+    day = models.DateField()
+    job_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-day", "job_type", "status"]
+        constraints = [models.UniqueConstraint(fields=["day", "job_type", "status"], name="unique_daily_rollup")]
+
+    def __str__(self):
+        return f"{self.day} {self.job_type} {self.status}: {self.count}"

@@ -3,7 +3,8 @@
 from django.dispatch import receiver
 
 from audit.models import AuditEvent
-from jobs.signals import job_state_changed
+from jobs.signals import job_state_changed, staff_action
+from project import correlation
 
 
 def _action(change):
@@ -21,3 +22,11 @@ def record_job_state_changes(sender, changes, **kwargs):
         )
         for change in changes
     ])
+
+
+@receiver(staff_action, dispatch_uid="audit.staff_action")
+def record_staff_action(sender, actor, action, resource_type, resource_id, data, **kwargs):
+    AuditEvent.objects.create(
+        action=action, resource_type=resource_type, resource_id=str(resource_id), actor_id=getattr(actor, "pk", actor),
+        correlation_id=correlation.get() or "", data=data or {},
+    )

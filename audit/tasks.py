@@ -33,3 +33,54 @@ def record_event(payload: RecordEvent, ctx):
         data={**payload.data, "job": str(ctx.record_id)},
     )
     return {"event_id": event.pk}
+
+
+class Retention(BaseModel):
+    days: int = Field(default=90, ge=1, le=3650)
+
+
+@job_type("audit.apply_retention", payload=Retention, queue="audit", max_attempts=3, timeout=3600)
+def apply_retention(payload: Retention, ctx):
+    """Delete audit events older than ``days``, in chunks, and say so in the audit log."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.models import AuditEvent
+
+    cutoff = timezone.now() - timedelta(days=payload.days)
+    deleted = 0
+    while True:
+        ids = list(AuditEvent.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:5000])
+        if not ids:
+            break
+        deleted += AuditEvent.objects.filter(pk__in=ids).delete()[0]
+    audit_event_record(action="audit.retention_applied", resource_type="audit", resource_id="events",
+                       correlation_id=ctx.correlation_id, data={"days": payload.days, "deleted": deleted,
+                                                                "before": cutoff.isoformat()})
+    return {"deleted": deleted}
+
+
+class Rollup(BaseModel):
+    day: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Default: yesterday (UTC)")
+
+
+@job_type("audit.rollup", payload=Rollup, queue="audit", max_attempts=3, timeout=3600)
+def rollup(payload: Rollup, ctx):
+    """Count the jobs created on one day by type and status into ``DailyJobRollup`` (idempotent)."""
+    from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+
+    from django.db import transaction
+    from django.db.models import Count
+
+    from audit.models import DailyJobRollup
+    from jobs.models import JobRecord
+
+    day = date.fromisoformat(payload.day) if payload.day else (datetime.now(dt_timezone.utc) - timedelta(days=1)).date()
+    start = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+    rows = (JobRecord.objects.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+            .values("job_type", "status").annotate(count=Count("pk")))
+    with transaction.atomic():
+        DailyJobRollup.objects.filter(day=day).delete()
+        DailyJobRollup.objects.bulk_create([DailyJobRollup(day=day, **row) for row in rows])
+    return {"day": day.isoformat(), "rows": len(rows)}

@@ -1,12 +1,22 @@
-"""The ledger in the Django admin: find a job, see why it failed, retry or cancel it."""
+"""The ledger in the Django admin: find a job, see why it failed, retry, cancel, requeue or delete it.
+
+Every action is permission-checked (``@admin.action(permissions=...)``: staff without the permission do
+not see it, and a forged POST is refused), destructive ones ask for confirmation, each reports counts,
+and each job it touches gets an audit event naming the staff member. The queues, dead-letter and
+"every matching job" pages live in ``jobs.admin_views``.
+"""
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from jobs import services
-from jobs.models import JobAttempt, JobRecord, Status
+from jobs import admin_views, schedules, selectors, services
+from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
+from jobs.models import JobAttempt, JobRecord, Schedule, Status
 
 STATUS_COLOURS = {
     Status.PENDING: "#8a6d3b", Status.QUEUED: "#31708f", Status.RUNNING: "#1f6fb2", Status.RETRYING: "#c77c02",
@@ -14,30 +24,70 @@ STATUS_COLOURS = {
 }
 
 
-class JobAttemptInline(admin.TabularInline):
+def status_badge(status, label=None):
+    return format_html('<b class="job-status job-status-{}" style="color:{}">{}</b>', status,
+                       STATUS_COLOURS.get(status, "#000"), label or status)
+
+
+class JobAttemptInline(admin.StackedInline):
     model = JobAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "outcome", "worker", "started_at", "ended_at", "error_type", "error_message", "traceback"]
+    fields = ["number", "outcome", "worker", "started_at", "ended_at", "retry_delay", "error_type", "error_message",
+              "traceback_pre"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="traceback")
+    def traceback_pre(self, obj):
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.traceback) if obj.traceback else "-"
 
 
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
     list_display = ["id", "job_type", "queue", "colored_status", "attempts_display", "guild", "actor",
                     "correlation_id", "created_at", "duration"]
-    list_filter = ["status", "priority", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["=id", "=correlation_id", "=job_type"]
+    list_filter = ["status", QueueFilter, JobTypeFilter, GuildFilter, ErrorTypeFilter,
+                   ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=id"]  # see get_search_results: exact matches through indexes only
+    search_help_text = "Exact job id, correlation ID, job type or guild slug."
     list_select_related = ["guild", "actor"]
     ordering = ["-created_at"]
+    paginator = CappedPaginator
     show_full_result_count = False
-    actions = ["retry_selected", "cancel_selected"]
+    list_per_page = 50
+    actions = ["retry_selected", "cancel_selected", "requeue_selected", "delete_selected"]
     inlines = [JobAttemptInline]
-    readonly_fields = [f.name for f in JobRecord._meta.fields] + ["payload_pretty"]
-    exclude = ["payload"]
+    readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "attempts", "max_attempts", "run_at",
+                       "correlation_id", "actor", "guild", "parent", "progress", "progress_message", "result_pretty",
+                       "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
+                       "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty"]
+    fieldsets = [
+        (None, {"fields": ["id", "job_type", "status_badge", "queue", "priority", "correlation_id", "actor", "guild",
+                           "parent"]}),
+        ("Progress and outcome", {"fields": ["progress", "progress_message", "attempts", "max_attempts",
+                                             "result_pretty", "last_error_type", "last_error", "worker"]}),
+        ("Payload", {"fields": ["payload_pretty"]}),
+        ("Timeline", {"fields": ["created_at", "run_at", "queued_at", "started_at", "retrying_at", "succeeded_at",
+                                 "dead_at", "canceled_at"]}),
+    ]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("queues/", wrap(admin_views.QueuesView.as_view(model_admin=self)), name="jobs_queues"),
+            path("dead-letters/", wrap(admin_views.DeadLettersView.as_view(model_admin=self)), name="jobs_dead_letters"),
+            path("bulk/", wrap(admin_views.BulkActionView.as_view(model_admin=self)), name="jobs_bulk"),
+            *super().get_urls(),
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.search_jobs(queryset, search_term), False
 
     def has_add_permission(self, request):
         return False
@@ -51,9 +101,24 @@ class JobRecordAdmin(admin.ModelAdmin):
     def has_cancel_permission(self, request):
         return request.user.has_perm("jobs.cancel_jobrecord")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record = selectors.job_detail(object_id)
+        if record is not None:
+            extra_context = {**(extra_context or {}), **admin_views.job_page_context(record)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "bulk_query": request.GET.urlencode(),
+                         "can_bulk": admin_views.bulk_actions_allowed(request)}
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description="status", ordering="status")
     def colored_status(self, obj):
-        return format_html('<b style="color:{}">{}</b>', STATUS_COLOURS.get(obj.status, "#000"), obj.get_status_display())
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="status")
+    def status_badge(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
 
     @admin.display(description="attempts")
     def attempts_display(self, obj):
@@ -62,6 +127,10 @@ class JobRecordAdmin(admin.ModelAdmin):
     @admin.display(description="payload")
     def payload_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    @admin.display(description="result")
+    def result_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.result, indent=2, sort_keys=True)) if obj.result else "-"
 
     def _apply(self, request, queryset, service, verb, skipped_as):
         """Call ``service`` on each selected job and report counts, with why the others were skipped."""
@@ -77,10 +146,82 @@ class JobRecordAdmin(admin.ModelAdmin):
             text += ", " + ", ".join(f"{n} skipped: {why}" for why, n in sorted(skipped.items()))
         self.message_user(request, text + ".", messages.SUCCESS if acted else messages.WARNING)
 
+    def _confirm(self, request, queryset, action, title):
+        """The "are you sure" page of a destructive action; None once the staff member confirmed."""
+        if request.POST.get("confirmed") == "yes":
+            return None
+        return TemplateResponse(request, "admin/jobs/jobrecord/action_confirm.html", {
+            **self.admin_site.each_context(request), "title": title, "action": action, "records": queryset[:100],
+            "count": queryset.count(), "opts": self.model._meta, "selected": request.POST.getlist("_selected_action"),
+        })
+
     @admin.action(description="Retry selected jobs", permissions=["retry"])
     def retry_selected(self, request, queryset):
         self._apply(request, queryset, services.retry_job, "retried", "still")
 
+    @admin.action(description="Requeue selected jobs now (skip their backoff or delay)", permissions=["retry"])
+    def requeue_selected(self, request, queryset):
+        self._apply(request, queryset, services.requeue_job, "requeued now", "not waiting:")
+
     @admin.action(description="Cancel selected jobs", permissions=["cancel"])
     def cancel_selected(self, request, queryset):
+        confirm = self._confirm(request, queryset, "cancel_selected", "Cancel these jobs?")
+        if confirm is not None:
+            return confirm
         self._apply(request, queryset, services.cancel_job, "canceled", "already")
+
+    @admin.action(description="Delete selected finished jobs", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        confirm = self._confirm(request, queryset, "delete_selected", "Delete these jobs and their attempts?")
+        if confirm is not None:
+            return confirm
+        total = queryset.count()
+        deleted = services.delete_jobs(queryset, actor=request.user)
+        text = f"{deleted} deleted"
+        if total - deleted:
+            text += f", {total - deleted} skipped: not finished"
+        self.message_user(request, text + ".", messages.SUCCESS if deleted else messages.WARNING)
+
+
+class ScheduleForm(forms.ModelForm):
+    class Meta:
+        model = Schedule
+        fields = ["name", "job_type", "payload", "cron", "interval_seconds", "timezone", "enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from jobs import registry
+
+        self.fields["job_type"] = forms.ChoiceField(choices=[(n, n) for n in sorted(registry.all_types())])
+
+    def clean(self):
+        cleaned = super().clean()
+        candidate = Schedule(**{f: cleaned.get(f) for f in self.Meta.fields if f in cleaned})
+        try:
+            schedules.schedule_validate(candidate)
+        except forms.ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        else:
+            cleaned["payload"] = candidate.payload
+        return cleaned
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
+    list_display = ["name", "job_type", "cron", "interval_seconds", "timezone", "enabled", "next_run_at",
+                    "last_run_at", "last_job_link"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "=job_type"]
+    readonly_fields = ["next_run_at", "last_run_at", "last_job_link"]
+
+    @admin.display(description="last job")
+    def last_job_link(self, obj):
+        if not obj.last_job_id:
+            return "-"
+        url = reverse("admin:jobs_jobrecord_change", args=[obj.last_job_id])
+        return format_html('<a href="{}">{}</a>', url, obj.last_job_id)
+
+    def save_model(self, request, obj, form, change):
+        schedules.schedule_save(obj)

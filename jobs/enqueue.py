@@ -29,7 +29,8 @@ def _field_errors(exc: ValidationError, prefix: str):
     return errors
 
 
-def _validate(job_type, payload, prefix="payload"):
+def validate_payload(job_type, payload, prefix="payload"):
+    """The payload as the job type's schema makes it (JSON-ready), or ``JobError`` naming the field."""
     if not isinstance(payload, dict):
         raise JobError("payload must be a JSON object", field=prefix, code="invalid_payload")
     try:
@@ -104,7 +105,7 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
     dispatches it when Redis is back.
     """
     job_type, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
-    clean = _validate(job_type, payload)
+    clean = validate_payload(job_type, payload)
     now = timezone.now()
     record = _new_record(job_type, clean, now=now, run_at=_run_at(delay, run_at, now), priority=priority,
                          actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx)
@@ -126,7 +127,7 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
     payloads = list(payloads)
     if len(payloads) > MAX_BATCH:
         raise JobError(f"at most {MAX_BATCH} jobs per batch", field="payloads", code="batch_too_large")
-    cleans = [_validate(job_type, payload, prefix=f"payloads[{i}]") for i, payload in enumerate(payloads)]
+    cleans = [validate_payload(job_type, payload, prefix=f"payloads[{i}]") for i, payload in enumerate(payloads)]
     now = timezone.now()
     when = _run_at(delay, run_at, now)
     records = [

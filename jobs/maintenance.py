@@ -1,5 +1,6 @@
-"""The periodic system work: the relay and the reconciler, run by ``manage.py rqscheduler`` on every
-tick (``jobs.worker.Scheduler``) and on demand by ``manage.py jobs_relay`` / ``jobs_reconcile``."""
+"""The periodic system work: the relay, the reconciler and the due schedules, run by
+``manage.py rqscheduler`` on every tick (``jobs.worker.Scheduler``) and, the first two, on demand by
+``manage.py jobs_relay`` / ``jobs_reconcile``."""
 
 import logging
 
@@ -8,14 +9,20 @@ from django.db import close_old_connections
 
 from jobs.reconciler import reconcile
 from jobs.relay import relay_pending
+from jobs.schedules import run_due_schedules
 
 log = logging.getLogger(__name__)
 
 
 def system_tick():
     close_old_connections()
-    try:
-        relay_pending(older_than=settings.JOBS_RELAY_GRACE)
-        reconcile()
-    except Exception:  # a tick must never kill the scheduler; the next one tries again
-        log.exception("system tick failed")
+    steps = (
+        ("relay", lambda: relay_pending(older_than=settings.JOBS_RELAY_GRACE)),
+        ("reconcile", reconcile),
+        ("schedules", run_due_schedules),
+    )
+    for name, step in steps:
+        try:
+            step()
+        except Exception:  # one failing step must neither stop the others nor kill the scheduler
+            log.exception("system tick: %s failed", name)

@@ -70,6 +70,7 @@ class JobRecord(models.Model):
         permissions = [
             ("retry_jobrecord", "Can retry jobs"),
             ("cancel_jobrecord", "Can cancel jobs"),
+            ("pause_queue", "Can pause and resume queues"),
         ]
         indexes = [
             models.Index(fields=["-created_at"], name="job_created_idx"),
@@ -83,6 +84,11 @@ class JobRecord(models.Model):
                 fields=["status", "status_changed_at"], name="job_open_status_idx",
                 condition=models.Q(status__in=["pending", "queued", "running", "retrying"]),
             ),
+            # The queues page: jobs finished in the last hour.
+            models.Index(fields=["succeeded_at"], name="job_succeeded_idx", condition=models.Q(succeeded_at__isnull=False)),
+            # Dead letters: grouped by type and error, newest first.
+            models.Index(fields=["job_type", "last_error_type", "dead_at"], name="job_dead_idx",
+                         condition=models.Q(status="dead")),
         ]
 
     def __str__(self):
@@ -133,6 +139,7 @@ class JobAttempt(models.Model):
     class Meta:
         ordering = ["record", "number"]
         constraints = [models.UniqueConstraint(fields=["record", "number"], name="unique_attempt_number")]
+        indexes = [models.Index(fields=["ended_at"], name="attempt_ended_idx", condition=models.Q(ended_at__isnull=False))]
 
     def __str__(self):
         return f"attempt {self.number} of {self.record_id}"
@@ -140,3 +147,31 @@ class JobAttempt(models.Model):
     @property
     def duration(self):
         return self.ended_at - self.started_at if self.ended_at else None
+
+
+class Schedule(models.Model):
+    """A job enqueued on a cron expression or an interval by ``manage.py rqscheduler``.
+
+    The scheduler reads the table on every tick, so an edit takes effect without a restart; each tick
+    moves ``next_run_at`` by compare-and-set, so two schedulers never enqueue the same tick twice.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    job_type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict, blank=True, help_text="Validated against the job type's schema.")
+    cron = models.CharField(max_length=100, blank=True, help_text="Five-field cron expression, e.g. 0 2 * * *")
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Or run every N seconds.")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="Time zone of the cron expression.")
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["next_run_at"], name="schedule_due_idx", condition=models.Q(enabled=True))]
+
+    def __str__(self):
+        return self.name

@@ -43,10 +43,20 @@ def relay_pending(*, older_than=0.0, limit=10_000):
     return dispatched
 
 
-def _relay_batch(cutoff, size):
+def relay_records(ids):
+    """Dispatch these pending records now (a staff "requeue now"); returns the number sent."""
+    try:
+        return _relay_batch(None, len(ids), ids=ids)
+    except RedisError as exc:
+        log.warning("relay: Redis unavailable: %s", exc)
+        return 0
+
+
+def _relay_batch(cutoff, size, ids=None):
     skip_locked = connection.features.has_select_for_update_skip_locked
     with transaction.atomic():
-        rows = JobRecord.objects.filter(status=Status.PENDING, status_changed_at__lte=cutoff).order_by("status_changed_at")
+        rows = JobRecord.objects.filter(status=Status.PENDING).order_by("status_changed_at")
+        rows = rows.filter(pk__in=ids) if ids is not None else rows.filter(status_changed_at__lte=cutoff)
         if skip_locked:
             rows = rows.select_for_update(skip_locked=True)
         records = [

@@ -17,7 +17,7 @@ from rq import get_current_job
 from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
-from jobs import context, registry, retries, states
+from jobs import context, registry, retries, services, states
 from jobs.models import Outcome, Status
 from project import correlation
 
@@ -45,7 +45,10 @@ def _worker_name():
 
 
 def run_job(record_id):
-    record, attempt = states.start_attempt(record_id, worker=_worker_name())
+    worker = _worker_name()
+    record, attempt = states.start_attempt(record_id, worker=worker)
+    if record is None and services.adopt_rq_requeue(record_id):
+        record, attempt = states.start_attempt(record_id, worker=worker)
     if record is None:
         log.info("job %s is not runnable any more (canceled, finished or taken); skipped", record_id)
         return None

@@ -1,6 +1,59 @@
-"""Reads of the ledger that views, the API and the admin share."""
+"""Reads of the ledger that views, the API, the admin and bulk actions share."""
+
+import uuid
+
+from django.db.models import Q
 
 from jobs.models import JobRecord
+
+# Filters a bulk action can carry (the admin changelist's parameter names) -> ORM lookups.
+FILTERS = {
+    "status__exact": "status",
+    "queue": "queue",
+    "job_type": "job_type",
+    "guild": "guild_id",
+    "last_error_type": "last_error_type",
+    "created_at__gte": "created_at__gte",
+    "created_at__lt": "created_at__lt",
+}
+
+
+def search_jobs(queryset, term):
+    """Exact-match search, each through an index: job id, correlation ID, job type, guild slug."""
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    condition = Q(correlation_id=term) | Q(job_type=term) | Q(guild__slug=term)
+    try:
+        condition |= Q(pk=uuid.UUID(term))
+    except ValueError:
+        pass
+    return queryset.filter(condition)
+
+
+def jobs_matching(filters: dict) -> "QuerySet[JobRecord]":
+    """The jobs a changelist shows for these parameters (unknown ones are ignored), newest first."""
+    queryset = JobRecord.objects.all()
+    for name, lookup in FILTERS.items():
+        if filters.get(name) not in (None, ""):
+            queryset = queryset.filter(**{lookup: filters[name]})
+    return search_jobs(queryset, filters.get("q")).order_by("-created_at")
+
+
+def bulk_filters(params) -> dict:
+    """The part of a changelist query string that selects jobs (what a bulk action replays)."""
+    return {name: params[name] for name in (*FILTERS, "q") if params.get(name)}
+
+
+def dead_letter_groups():
+    """Dead jobs grouped by type and error: count, first and last seen (through the dead-jobs index)."""
+    from django.db.models import Count, Max, Min
+
+    return list(
+        JobRecord.objects.filter(status="dead").values("job_type", "last_error_type")
+        .annotate(count=Count("pk"), first_seen=Min("dead_at"), last_seen=Max("dead_at"))
+        .order_by("-last_seen")
+    )
 
 
 def job_detail(record_id) -> JobRecord | None:

@@ -1,4 +1,4 @@
-"""Staff-facing writes on jobs: retry and cancel. Each returns True when it acted, False when the job's
+"""Staff-facing writes on jobs: retry, cancel, requeue now and delete. Each returns True when it acted, False when the job's
 state did not allow it (the caller reports it as skipped), and never leaves Redis and the ledger at odds
 for longer than one reconciler pass.
 """
@@ -12,29 +12,91 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.serializers import JSONSerializer
 
 from jobs import registry, states
-from jobs.connection import redis_connection
-from jobs.dispatch import dispatch
+from jobs.connection import get_queue, redis_connection
+from jobs.dispatch import dispatch, send
 from jobs.models import TERMINAL_STATUSES, WAITING_STATUSES, JobRecord, Outcome, Status
+from jobs.signals import staff_action
 
 log = logging.getLogger(__name__)
 
 
-def retry_job(record: JobRecord, *, actor=None, reason="retried by staff") -> bool:
-    """Run a finished job again (dead, canceled or succeeded → queued): same record, new attempts.
-
-    The job gets a fresh budget of its type's attempts on top of those it has used.
-    """
+def _reopen(record, *, expected, actor_id, reason):
+    """``→ queued`` with a fresh budget of the type's attempts on top of those used; True if it won."""
     job_type = registry.get(record.job_type)
+    return states.transition(
+        record, Status.QUEUED, expected=expected, actor_id=actor_id, reason=reason,
+        max_attempts=min(32767, record.attempts + job_type.attempts_allowed), run_at=None, cancel_requested=False,
+        progress=0, progress_message="", result=None, succeeded_at=None, dead_at=None, canceled_at=None,
+    )
+
+
+def retry_job(record: JobRecord, *, actor=None, reason="retried by staff") -> bool:
+    """Run a finished job again (dead, canceled or succeeded → queued): same record, new attempts."""
     with transaction.atomic():
-        won = states.transition(
-            record, Status.QUEUED, expected=set(TERMINAL_STATUSES), actor_id=getattr(actor, "pk", actor),
-            reason=reason, max_attempts=min(32767, record.attempts + job_type.attempts_allowed), run_at=None,
-            cancel_requested=False, progress=0, progress_message="", result=None, succeeded_at=None,
-            dead_at=None, canceled_at=None,
-        )
+        won = _reopen(record, expected=set(TERMINAL_STATUSES), actor_id=getattr(actor, "pk", actor), reason=reason)
         if won:
             transaction.on_commit(lambda: _redispatch(record))
     return won
+
+
+def adopt_rq_requeue(record_id) -> bool:
+    """A dead job that RQ hands to a worker again was requeued in RQ itself (django-rq's failed-jobs
+    page, ``rq requeue``): treat it as a staff retry, so the ledger and RQ agree. The caller is
+    already running the RQ job, so nothing is dispatched."""
+    record = JobRecord.objects.filter(pk=record_id, status=Status.DEAD).first()
+    return bool(record) and _reopen(record, expected={Status.DEAD}, actor_id=None,
+                                    reason="requeued in RQ (django-rq or rq requeue)")
+
+
+def requeue_job(record: JobRecord, *, actor=None) -> bool:
+    """Run a waiting job now: skip what is left of its backoff or delay (retrying, or queued with a
+    run time ahead); a pending one is sent to Redis at once. Its status does not change."""
+    if record.status not in WAITING_STATUSES or (record.status != Status.PENDING and not record.run_at):
+        return False
+    updated = JobRecord.objects.filter(pk=record.pk, status=record.status).update(run_at=None)
+    if not updated:
+        return False
+    record.run_at = None
+    if record.status == Status.PENDING:
+        from jobs.relay import relay_records
+
+        relay_records([record.pk])
+    else:
+        _move_to_queue(record)
+    staff_action.send(sender=JobRecord, actor=actor, action="job.requeued_now", resource_type="job",
+                      resource_id=record.pk, data={"status": record.status})
+    return True
+
+
+def _move_to_queue(record):
+    queue = get_queue(record.queue)
+    try:
+        if record.rq_id in queue.scheduled_job_registry:
+            queue.scheduled_job_registry.requeue(record.rq_id)
+        elif not redis_connection().exists(f"rq:job:{record.rq_id}"):
+            send([record])
+    except RedisError as exc:
+        log.info("requeue of %s not sent to Redis (the reconciler will): %s", record.pk, exc)
+
+
+def delete_jobs(queryset, *, actor=None) -> int:
+    """Delete finished jobs (with their attempts) from the ledger and from Redis; others are skipped."""
+    records = list(queryset.filter(status__in=TERMINAL_STATUSES).only("id", "queue", "job_type"))
+    if not records:
+        return 0
+    JobRecord.objects.filter(pk__in=[r.pk for r in records]).delete()
+    try:
+        pipe = redis_connection().pipeline(transaction=False)
+        for record in records:
+            pipe.delete(f"rq:job:{record.rq_id}")
+            pipe.zrem(f"rq:failed:{record.queue}", record.rq_id)
+        pipe.execute()
+    except RedisError as exc:
+        log.info("deleted jobs left in Redis (they expire there): %s", exc)
+    for record in records:
+        staff_action.send(sender=JobRecord, actor=actor, action="job.deleted", resource_type="job",
+                          resource_id=record.pk, data={"job_type": record.job_type})
+    return len(records)
 
 
 def _redispatch(record):

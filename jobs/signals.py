@@ -11,6 +11,10 @@ from django.dispatch import Signal
 
 job_state_changed = Signal()
 
+# A staff member acted on jobs or queues (retry, cancel, pause, bulk actions): ``actor``, ``action``,
+# ``resource_type``, ``resource_id``, ``data``. Sent after the action; the audit app records it.
+staff_action = Signal()
+
 
 @dataclass(frozen=True)
 class StateChange:

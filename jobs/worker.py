@@ -14,6 +14,7 @@
 
 import logging
 import os
+import time
 
 from django.conf import settings
 from django.db import connections
@@ -29,6 +30,7 @@ except ImportError:  # pragma: no cover - rq-scheduler is a pinned dependency
 
 from jobs import runner  # noqa: F401  (imported once here, before the worker forks, not in every job)
 from jobs.dispatch import RUNNER
+from jobs.queues import PAUSE_POLL, paused_queue_names
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,10 @@ class Job(RQJob):
 
 
 class _JobdeskWorkerMixin:
+    """What both worker classes share: JSON, short heartbeats, and paused queues left alone."""
+
+    _paused_cache = (0.0, frozenset())
+
     def __init__(self, *args, **kwargs):
         kwargs["serializer"] = JSONSerializer
         kwargs["job_class"] = Job
@@ -65,6 +71,30 @@ class _JobdeskWorkerMixin:
         kwargs.setdefault("maintenance_interval", max(5, settings.QUEUE_JOB_HEARTBEAT))
         kwargs.setdefault("default_result_ttl", settings.QUEUE_RESULT_TTL)
         super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self):
+        # Wake up every few seconds, so that pausing or resuming a queue takes effect without a restart.
+        return min(super().dequeue_timeout, PAUSE_POLL)
+
+    @property
+    def _ordered_queues(self):
+        """The queues to take jobs from now: those not paused, in priority order. With all of them
+        paused, an idle queue that never holds a job, so that the worker waits instead of spinning."""
+        now = time.monotonic()
+        checked_at, paused = self._paused_cache
+        if now - checked_at >= 1:
+            paused = frozenset(paused_queue_names(self.connection))
+            self._paused_cache = (now, paused)
+        active = [queue for queue in self._queues_in_order if queue.name not in paused]
+        if active:
+            return active
+        return [self.queue_class(f"{settings.QUEUE_NAMESPACE}.paused-idle", connection=self.connection,
+                                 serializer=self.serializer)]
+
+    @_ordered_queues.setter
+    def _ordered_queues(self, queues):
+        self._queues_in_order = list(queues)
 
     def get_heartbeat_ttl(self, job):
         if job.timeout and job.timeout > 0:

@@ -1,0 +1,100 @@
+"""Queues as staff see them: pause and resume, and the figures of the queues page and health API.
+
+A paused queue still accepts jobs (enqueue never fails because of a pause); workers simply take
+nothing from it until it is resumed. The paused set lives in Redis (``<namespace>:paused``) so that
+every worker sees a change within ``PAUSE_POLL`` seconds, without a restart.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+from rq import Worker as RQWorker
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from jobs.connection import all_queue_names, redis_connection
+from jobs.errors import JobError
+from jobs.models import JobAttempt, JobRecord, Outcome, Status
+from jobs.signals import staff_action
+
+FAILED_OUTCOMES = (Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST)
+# Seconds an idle worker blocks on its queues before it looks at the paused set again.
+PAUSE_POLL = 2
+
+
+def paused_key():
+    return f"{settings.QUEUE_NAMESPACE}:paused"
+
+
+def paused_queue_names(conn=None) -> set[str]:
+    conn = conn or redis_connection()
+    return {name.decode() if isinstance(name, bytes) else name for name in conn.smembers(paused_key())}
+
+
+def _known(name):
+    if name not in settings.RQ_QUEUES:
+        raise JobError(f"unknown queue {name!r}", field="queue", code="unknown_queue")
+
+
+def queue_pause(name, *, actor=None) -> bool:
+    """Pause ``name``; True if it was running. Workers stop taking its jobs within PAUSE_POLL seconds."""
+    _known(name)
+    changed = bool(redis_connection().sadd(paused_key(), name))
+    if changed:
+        staff_action.send(sender=JobRecord, actor=actor, action="queue.paused", resource_type="queue",
+                          resource_id=name, data={})
+    return changed
+
+
+def queue_resume(name, *, actor=None) -> bool:
+    """Resume ``name``; True if it was paused."""
+    _known(name)
+    changed = bool(redis_connection().srem(paused_key(), name))
+    if changed:
+        staff_action.send(sender=JobRecord, actor=actor, action="queue.resumed", resource_type="queue",
+                          resource_id=name, data={})
+    return changed
+
+
+def queue_overview():
+    """One dict per queue: waiting, running, scheduled (Redis); retrying, dead, the jobs succeeded and
+    the attempts failed in the last hour (ledger, through indexes); paused; the workers listening."""
+    conn = redis_connection()
+    names = all_queue_names()
+    pipe = conn.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(f"rq:queue:{name}")
+        pipe.zcard(StartedJobRegistry(name, connection=conn).key)
+        pipe.zcard(ScheduledJobRegistry(name, connection=conn).key)
+        pipe.zcard(FailedJobRegistry(name, connection=conn).key)
+    counts = pipe.execute()
+    paused = paused_queue_names(conn)
+    workers = {}
+    for worker in RQWorker.all(connection=conn):
+        for name in worker.queue_names():
+            workers.setdefault(name, []).append({"name": worker.name, "state": worker.get_state()})
+
+    ledger = {
+        row["queue"]: row
+        for row in JobRecord.objects.filter(status__in=[Status.RETRYING, Status.DEAD]).values("queue").annotate(
+            retrying=Count("pk", filter=Q(status=Status.RETRYING)), dead=Count("pk", filter=Q(status=Status.DEAD)),
+        )
+    }
+    hour_ago = timezone.now() - timedelta(hours=1)
+    finished = dict(JobRecord.objects.filter(succeeded_at__gte=hour_ago).values_list("queue").annotate(Count("pk")))
+    failed = dict(
+        JobAttempt.objects.filter(ended_at__gte=hour_ago, outcome__in=FAILED_OUTCOMES)
+        .values_list("record__queue").annotate(Count("pk"))
+    )
+
+    rows = []
+    for i, name in enumerate(names):
+        waiting, running, scheduled, rq_failed = counts[4 * i: 4 * i + 4]
+        rows.append({
+            "name": name, "waiting": waiting, "running": running, "scheduled": scheduled, "rq_failed": rq_failed,
+            "retrying": ledger.get(name, {}).get("retrying", 0), "dead": ledger.get(name, {}).get("dead", 0),
+            "succeeded_last_hour": finished.get(name, 0), "failed_last_hour": failed.get(name, 0),
+            "paused": name in paused, "workers": workers.get(name, []),
+        })
+    return rows

@@ -1,0 +1,49 @@
+"""The engine's own job types."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from jobs.registry import job_type
+
+BULK_CHUNK = 500
+
+
+class BulkAction(BaseModel):
+    action: Literal["retry", "cancel", "requeue", "delete"]
+    filters: dict[str, str] = Field(default_factory=dict)
+
+
+@job_type("jobs.bulk_action", payload=BulkAction, queue="default", max_attempts=3, timeout=3600)
+def bulk_action(payload: BulkAction, ctx):
+    """Apply a staff action to every job matching a changelist's filters, in chunks, with progress.
+
+    Idempotent: a second run finds the jobs already acted on and skips them. Acts for the staff member
+    who asked (``ctx.actor_id``), whose name is on every job's audit events.
+    """
+    from jobs import selectors, services
+
+    matching = selectors.jobs_matching(payload.filters).exclude(pk=ctx.record_id)
+    total = matching.count()
+    acted, skipped, done, last_created, last_id = 0, {}, 0, None, None
+    while True:
+        chunk = matching.order_by("-created_at", "-id")
+        if last_id is not None:
+            chunk = chunk.exclude(created_at__gt=last_created).exclude(created_at=last_created, id__gte=last_id)
+        records = list(chunk[:BULK_CHUNK])
+        if not records:
+            break
+        if payload.action == "delete":
+            acted += services.delete_jobs(chunk.filter(pk__in=[r.pk for r in records]), actor=ctx.actor_id)
+        else:
+            service = {"retry": services.retry_job, "cancel": services.cancel_job,
+                       "requeue": services.requeue_job}[payload.action]
+            for record in records:
+                if service(record, actor=ctx.actor_id):
+                    acted += 1
+                else:
+                    skipped[record.status] = skipped.get(record.status, 0) + 1
+        done += len(records)
+        last_created, last_id = records[-1].created_at, records[-1].pk
+        ctx.progress(100 * done // max(total, 1), f"{done} of {total}")
+    return {"action": payload.action, "matched": total, "acted": acted, "skipped": skipped}
