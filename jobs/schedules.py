@@ -2,6 +2,7 @@
 
 import zoneinfo
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from croniter import croniter
 from django.core.exceptions import ValidationError
@@ -42,7 +43,7 @@ def next_run(schedule: Schedule, after):
         return after + timedelta(seconds=schedule.interval_seconds)
     zone = zoneinfo.ZoneInfo(schedule.timezone)
     local = croniter(schedule.cron, after.astimezone(zone)).get_next(type(after))
-    return local.astimezone(timezone.utc)
+    return local.astimezone(dt_timezone.utc)
 
 
 def schedule_save(schedule: Schedule):

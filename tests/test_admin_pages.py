@@ -1,0 +1,160 @@
+"""What staff see in the admin: the job list with its filters and exact search, the job page with its
+attempts, RQ's view and the audit timeline, the queues and dead-letter pages, and the roles."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from audit.models import AuditEvent
+
+from jobs.enqueue import enqueue
+from jobs.models import JobRecord, Status
+from project import correlation
+from tests.conftest import wait_for
+
+# serialized_rollback: the roles (groups) the migrations create survive the flushes between tests.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+CHANGELIST = "/admin/jobs/jobrecord/"
+
+
+@pytest.fixture
+def operator(django_user_model):
+    user = django_user_model.objects.create_user("operator1", password="pw-operator-1", is_staff=True)
+    user.groups.add(Group.objects.get(name="Job operators"))
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    user = django_user_model.objects.create_user("viewer1", password="pw-viewer-1", is_staff=True)
+    user.groups.add(Group.objects.get(name="Job viewers"))
+    return user
+
+
+def make_dead(job_type="test.always_fails", marker="dead", error="ValueError"):
+    record = enqueue(job_type, {"marker": marker})
+    JobRecord.objects.filter(pk=record.pk).update(status=Status.DEAD, attempts=3, last_error_type=error,
+                                                  last_error="boom")
+    return JobRecord.objects.get(pk=record.pk)
+
+
+def test_the_job_list_filters_and_searches_exactly(client, operator):
+    dead = make_dead()
+    with correlation.bind("cid-needle-000001"):
+        needle = enqueue("test.sleep", {"marker": "n", "seconds": 0})
+    other = enqueue("test.sleep", {"marker": "other", "seconds": 0}, priority="high")
+    client.force_login(operator)
+
+    def ids(query):
+        response = client.get(CHANGELIST + query)
+        assert response.status_code == 200
+        return {str(r.pk) for r in response.context["cl"].result_list}
+
+    assert ids("?status__exact=dead") == {str(dead.pk)}
+    assert ids("?q=cid-needle-000001") == {str(needle.pk)}
+    assert ids(f"?q={needle.pk}") == {str(needle.pk)}
+    assert ids("?job_type=test.always_fails") == {str(dead.pk)}
+    assert ids(f"?queue={other.queue}") == {str(other.pk)}
+    assert ids(f"?queue={needle.queue}&status__exact=queued") == {str(needle.pk)}
+    assert ids("?q=cid-needle") == set(), "search is exact: no partial matches"
+    page = client.get(CHANGELIST).content.decode()
+    assert "test.always_fails" in page and "Act on every matching job" in page
+
+
+def test_the_job_page_shows_attempts_rq_state_and_the_audit_timeline(client, operator, start_worker):
+    with correlation.bind("cid-page-0000001"):
+        record = enqueue("test.spawn_child", {"marker": "page"})
+    start_worker()
+    wait_for(lambda: JobRecord.objects.filter(correlation_id="cid-page-0000001", status=Status.SUCCEEDED).count() == 2,
+             timeout=20)
+    client.force_login(operator)
+    response = client.get(f"{CHANGELIST}{record.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Ledger and RQ, side by side" in html and "not in Redis" in html
+    assert "Audit timeline of correlation ID cid-page-0000001" in html
+    timeline = [event.action for event in response.context["timeline"]]
+    assert timeline[:1] == ["job.enqueued"] and "job.succeeded" in timeline and "test.child" in timeline
+    child = JobRecord.objects.get(parent=record)
+    assert f"/admin/jobs/jobrecord/{child.pk}/change/" in html, "child jobs are linked"
+    assert "&quot;marker&quot;: &quot;page&quot;" in html, "the payload as readable JSON"
+
+
+def test_dead_letters_are_grouped_by_type_and_error(client, operator):
+    for i in range(3):
+        make_dead(marker=f"a{i}", error="ValueError")
+    make_dead(job_type="test.permanent", marker="b", error="jobs.errors.PermanentError")
+    client.force_login(operator)
+    response = client.get(CHANGELIST + "dead-letters/")
+    assert response.status_code == 200
+    groups = {(g["job_type"], g["last_error_type"]): g["count"] for g in response.context["groups"]}
+    assert groups == {("test.always_fails", "ValueError"): 3, ("test.permanent", "jobs.errors.PermanentError"): 1}
+    assert "Retry this group" in response.content.decode()
+
+
+def test_the_queues_page_counts_and_pauses(client, operator, viewer):
+    make_dead()
+    enqueue("test.sleep", {"marker": "w", "seconds": 0})
+    client.force_login(viewer)
+    response = client.get(CHANGELIST + "queues/")
+    assert response.status_code == 200
+    row = next(r for r in response.context["rows"] if r["name"].endswith(".default"))
+    assert row["waiting"] == 2 and row["dead"] == 1 and not row["paused"]
+    assert "Pause" not in response.content.decode(), "a viewer sees no pause button"
+    assert client.post(CHANGELIST + "queues/", {"queue": row["name"], "action": "pause"}).status_code == 403
+
+    client.force_login(operator)
+    client.post(CHANGELIST + "queues/", {"queue": row["name"], "action": "pause"})
+    response = client.get(CHANGELIST + "queues/")
+    assert next(r for r in response.context["rows"] if r["name"] == row["name"])["paused"]
+
+
+def test_roles_decide_which_actions_staff_see(client, operator, viewer):
+    make_dead()
+    client.force_login(viewer)
+    html = client.get(CHANGELIST).content.decode()
+    assert "retry_selected" not in html and "Act on every matching job" not in html
+    client.force_login(operator)
+    html = client.get(CHANGELIST).content.decode()
+    assert "retry_selected" in html and "cancel_selected" in html
+    assert "delete_selected" not in html, "operators do not delete; superusers do"
+
+
+def test_cancel_asks_for_confirmation_first(client, operator):
+    record = enqueue("test.sleep", {"marker": "c", "seconds": 0})
+    client.force_login(operator)
+    response = client.post(CHANGELIST, {"action": "cancel_selected", "_selected_action": [record.pk]})
+    assert response.status_code == 200 and "Cancel these jobs?" in response.content.decode()
+    assert JobRecord.objects.get(pk=record.pk).status == Status.QUEUED
+    response = client.post(CHANGELIST, {"action": "cancel_selected", "_selected_action": [record.pk],
+                                        "confirmed": "yes"}, follow=True)
+    assert "1 canceled." in response.content.decode()
+    assert JobRecord.objects.get(pk=record.pk).status == Status.CANCELED
+
+
+def test_requeue_now_skips_a_pending_delay(client, operator, start_worker):
+    record = enqueue("test.sleep", {"marker": "later", "seconds": 0}, delay=3600)
+    client.force_login(operator)
+    response = client.post(CHANGELIST, {"action": "requeue_selected", "_selected_action": [record.pk]}, follow=True)
+    assert "1 requeued now." in response.content.decode()
+    start_worker()
+    wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.SUCCEEDED).exists(), timeout=20)
+
+
+def test_a_dead_job_requeued_from_django_rq_is_a_retry_in_the_ledger(client, staff_user, start_worker):
+    record = enqueue("test.flaky", {"marker": "rq-requeue", "fail_times": 1})
+    JobRecord.objects.filter(pk=record.pk).update(max_attempts=1)
+    worker = start_worker()
+    wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.DEAD).exists(), timeout=20)
+
+    from django_rq.settings import get_queues_list
+
+    index = [q["name"] for q in get_queues_list()].index(record.queue)
+    client.force_login(staff_user)
+    response = client.post(f"/admin/django-rq/queues/{index}/{record.pk}/requeue/", {"requeue": "Requeue"})
+    assert response.status_code in (200, 302)
+    done = wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.SUCCEEDED).first(), timeout=20)
+    assert done.attempts == 2
+    reopened = AuditEvent.objects.get(resource_id=str(record.pk), action="job.queued")
+    assert "requeued in RQ" in reopened.data["reason"]
+    worker.stop()

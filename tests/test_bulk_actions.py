@@ -1,0 +1,54 @@
+""""Act on every matching job": the request only enqueues a job; that job applies the action to every
+job the filter matches, with progress, for the staff member who asked."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from jobs.enqueue import enqueue, enqueue_many
+from jobs.models import JobRecord, Status
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+BULK = "/admin/jobs/jobrecord/bulk/"
+
+
+def staff_in(django_user_model, name, group):
+    user = django_user_model.objects.create_user(name, password=f"pw-{name}-1", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def test_retrying_every_matching_dead_job_runs_as_a_job(client, django_user_model, start_worker, clean_redis):
+    operator = staff_in(django_user_model, "op", "Job operators")
+    dead = enqueue_many("test.sleep", [{"marker": f"d{i}", "seconds": 0} for i in range(25)])
+    JobRecord.objects.filter(pk__in=[r.pk for r in dead]).update(status=Status.DEAD, attempts=1,
+                                                                  last_error_type="ValueError")
+    unrelated = enqueue("test.always_fails", {"marker": "x"})
+    JobRecord.objects.filter(pk=unrelated.pk).update(status=Status.DEAD, attempts=3, last_error_type="ValueError")
+    clean_redis.flushdb()  # dead jobs are not in any RQ queue (a dead job requeued in RQ would be a retry)
+    client.force_login(operator)
+
+    page = client.get(BULK + "?status__exact=dead&job_type=test.sleep")
+    assert page.status_code == 200 and "25 jobs match" in page.content.decode()
+    response = client.post(BULK, {"status__exact": "dead", "job_type": "test.sleep", "action": "retry",
+                                  "confirmed": "yes"})
+    assert response.status_code == 302
+    bulk = JobRecord.objects.get(job_type="jobs.bulk_action")
+    assert response["Location"].endswith(f"/admin/jobs/jobrecord/{bulk.pk}/change/")
+    assert bulk.actor == operator and bulk.payload["filters"] == {"status__exact": "dead", "job_type": "test.sleep"}
+
+    start_worker()
+    done = wait_for(lambda: JobRecord.objects.filter(pk=bulk.pk, status=Status.SUCCEEDED).first(), timeout=30)
+    assert done.progress == 100 and done.result["acted"] == 25 and done.result["matched"] == 25, done.result
+    wait_for(lambda: JobRecord.objects.filter(pk__in=[r.pk for r in dead], status=Status.SUCCEEDED).count() == 25,
+             timeout=30)
+    assert JobRecord.objects.get(pk=unrelated.pk).status == Status.DEAD, "outside the filter: untouched"
+
+
+def test_a_viewer_cannot_start_a_bulk_action(client, django_user_model):
+    viewer = staff_in(django_user_model, "vw", "Job viewers")
+    client.force_login(viewer)
+    response = client.post(BULK, {"status__exact": "dead", "action": "retry", "confirmed": "yes"})
+    assert response.status_code == 403
+    assert not JobRecord.objects.filter(job_type="jobs.bulk_action").exists()

@@ -1,0 +1,107 @@
+"""Schedules: validated like any enqueue, enqueued once per tick however many schedulers run, and an
+edit applies at the next tick without a restart."""
+
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from jobs import schedules
+from jobs.models import JobRecord, Schedule
+from tests.conftest import BASE_DIR, service_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def no_builtin_schedules():
+    Schedule.objects.all().delete()  # the built-in ones would join in when a test moves the clock
+
+
+def make(**kwargs):
+    spec = {"name": "s", "job_type": "test.sleep", "payload": {"marker": "s", "seconds": 0}, "cron": "* * * * *"}
+    return schedules.schedule_save(Schedule(**{**spec, **kwargs}))
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"cron": "every minute"}, "cron"),
+    ({"cron": "* * * *"}, "cron"),
+    ({"cron": "", "interval_seconds": None}, "cron"),
+    ({"cron": "* * * * *", "interval_seconds": 60}, "cron"),
+    ({"payload": {"marker": "s", "seconds": "soon"}}, "payload"),
+    ({"job_type": "no.such.type"}, "job_type"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+])
+def test_a_schedule_that_could_not_run_is_refused_naming_the_field(kwargs, field):
+    with pytest.raises(ValidationError) as caught:
+        make(**kwargs)
+    assert field in caught.value.message_dict
+    assert not Schedule.objects.exists()
+
+
+def test_cron_runs_in_the_schedule_time_zone():
+    schedule = Schedule(cron="0 2 * * *", timezone="Europe/Paris")
+    after = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
+    assert schedules.next_run(schedule, after) == datetime(2026, 7, 2, 0, 0, tzinfo=timezone.utc)
+
+
+def test_each_due_tick_is_enqueued_once_even_when_two_schedulers_race():
+    schedule = make(interval_seconds=60, cron="")
+    tick = schedule.next_run_at
+    now = tick + timedelta(seconds=1)
+
+    first = schedules.run_due_schedules(now=now)
+    second = schedules.run_due_schedules(now=now)
+
+    assert len(first) == 1 and second == []
+    schedule.refresh_from_db()
+    assert schedule.next_run_at > now and schedule.last_job_id == first[0].pk
+    assert first[0].correlation_id == f"schedule-{schedule.pk}-{int(tick.timestamp())}"
+
+
+def test_an_edit_takes_effect_at_the_next_tick():
+    schedule = make(interval_seconds=3600, cron="")
+    schedule.interval_seconds = 5
+    schedules.schedule_save(schedule)
+    assert schedule.next_run_at <= datetime.now(timezone.utc) + timedelta(seconds=6)
+    schedule.enabled = False
+    schedules.schedule_save(schedule)
+    assert schedules.run_due_schedules(now=datetime.now(timezone.utc) + timedelta(hours=2)) == []
+
+
+@pytest.mark.slow
+def test_two_rqscheduler_processes_create_exactly_one_job_per_minute_tick():
+    schedule = make(name="every minute", cron="* * * * *")
+    # Start just after a minute boundary, then run through two more of them.
+    time.sleep((60 - datetime.now().second + 1) % 60)
+    started = datetime.now(timezone.utc)
+    procs = [
+        subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), "rqscheduler", "--queue", "jdtest.default"],
+                         cwd=BASE_DIR, env=service_env(JOBS_SYSTEM_INTERVAL=1), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    try:
+        time.sleep(125)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+    ended = datetime.now(timezone.utc)
+    ticks = {int(t.timestamp()) for t in _minute_boundaries(started, ended)}
+    jobs = list(JobRecord.objects.filter(job_type="test.sleep").values_list("correlation_id", flat=True))
+    per_tick = [int(cid.rsplit("-", 1)[1]) for cid in jobs]
+    assert len(per_tick) == len(set(per_tick)), f"a tick ran twice: {sorted(per_tick)}"
+    assert set(per_tick) <= ticks | {int(schedule.next_run_at.timestamp())}
+    assert len(per_tick) >= 2
+
+
+def _minute_boundaries(start, end):
+    t = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while t <= end:
+        yield t
+        t += timedelta(minutes=1)
