@@ -13,12 +13,17 @@ def _action(change):
 
 @receiver(job_state_changed, dispatch_uid="audit.job_state_changed")
 def record_job_state_changes(sender, changes, **kwargs):
+    # A staff action on someone else's job: the event keeps the job's correlation ID (its timeline) and
+    # names the staff member's request too, so the action can be traced from either side.
+    request_cid = correlation.get()
     AuditEvent.objects.bulk_create([
         AuditEvent(
             action=_action(change), resource_type="job", resource_id=str(change.record_id), actor_id=change.actor_id,
             guild_id=change.guild_id, correlation_id=change.correlation_id,
             data={"job_type": change.job_type, "from": change.old, "to": change.new, "reason": change.reason,
-                  **change.data},
+                  **change.data,
+                  **({"request_correlation_id": request_cid} if request_cid and request_cid != change.correlation_id
+                     else {})},
         )
         for change in changes
     ])

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
+from audit.models import AuditEvent
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Status
 
@@ -24,11 +25,14 @@ def test_an_operator_retries_dead_jobs_and_is_told_the_counts(client, django_use
     client.force_login(make_staff(django_user_model, "operator", "view_jobrecord", "retry_jobrecord"))
 
     response = client.post(CHANGELIST, {"action": "retry_selected", "_selected_action": [dead.pk, waiting.pk]},
-                           follow=True)
+                           headers={"X-Correlation-ID": "staff-request-0001"}, follow=True)
 
     assert response.status_code == 200
     assert "1 retried, 1 skipped: still queued." in response.content.decode()
     assert JobRecord.objects.get(pk=dead.pk).status == Status.QUEUED
+    event = AuditEvent.objects.get(resource_id=str(dead.pk), action="job.queued")
+    assert event.actor.username == "operator" and event.correlation_id == dead.correlation_id
+    assert event.data["request_correlation_id"] == "staff-request-0001"
 
 
 def test_a_viewer_sees_no_retry_action_and_a_forged_post_is_refused(client, django_user_model):
