@@ -39,21 +39,21 @@ def _known(name):
 
 def queue_pause(name, *, actor=None) -> bool:
     """Pause ``name``; True if it was running. Workers stop taking its jobs within PAUSE_POLL seconds."""
-    _known(name)
-    changed = bool(redis_connection().sadd(paused_key(), name))
-    if changed:
-        staff_action.send(sender=JobRecord, actor=actor, action="queue.paused", resource_type="queue",
-                          resource_id=name, data={})
-    return changed
+    return _set_paused(name, True, actor)
 
 
 def queue_resume(name, *, actor=None) -> bool:
     """Resume ``name``; True if it was paused."""
+    return _set_paused(name, False, actor)
+
+
+def _set_paused(name, paused, actor):
     _known(name)
-    changed = bool(redis_connection().srem(paused_key(), name))
+    conn = redis_connection()
+    changed = bool(conn.sadd(paused_key(), name) if paused else conn.srem(paused_key(), name))
     if changed:
-        staff_action.send(sender=JobRecord, actor=actor, action="queue.resumed", resource_type="queue",
-                          resource_id=name, data={})
+        staff_action.send(sender=JobRecord, actor=actor, action="queue.paused" if paused else "queue.resumed",
+                          resource_type="queue", resource_id=name, data={})
     return changed
 
 
