@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run test bench check clean
+.PHONY: install run test bench bench-admin check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m project.devrun
 
+TEST_EXPORTS_KEY = test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 TEST_ENV = DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE_SSL_REDIRECT=false \
+	EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) MEDIA_ROOT=/tmp/jobdesk-test-media \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) QUEUE_NAMESPACE=jdtest \
 	JOBS_TASK_MODULES=tests.jobtypes
 
@@ -33,13 +35,20 @@ test: install
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false \
+	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) \
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) QUEUE_NAMESPACE=jdbench \
 	JOBS_TASK_MODULES=bench.jobtypes \
 	$(BIN)/python bench/throughput.py
 
+bench-admin: install
+	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false ALLOWED_HOSTS=testserver \
+	EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) REDIS_URL=redis://127.0.0.1:6379/11 QUEUE_NAMESPACE=jdadmin \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/jobdesk_admin_bench \
+	$(BIN)/python bench/admin_scale.py $(BENCH_ARGS)
+
 check: install
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=jobdesk.example.com \
+	EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 

@@ -4,6 +4,7 @@ Run by hand, it is not a test (seeding 1,000,000 jobs takes ~70 s; ``--reuse`` s
 already holds that many; ``--quick`` is a ~10 s smoke run at 50,000 jobs)::
 
     DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false ALLOWED_HOSTS=testserver \\
+    EXPORTS_ENCRYPTION_KEYS=test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \\
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/jobdesk_admin_bench \\
     REDIS_URL=redis://127.0.0.1:6379/11 QUEUE_NAMESPACE=jdadmin \\
     .venv/bin/python bench/admin_scale.py [--quick] [--rows N] [--reuse] [--repeat K] [--fresh]
@@ -52,6 +53,7 @@ if str(BASE_DIR) not in sys.path:  # `python bench/admin_scale.py` puts bench/ f
 
 FORBIDDEN_DATABASES = {"jobdesk", "test_jobdesk", "jobdesk_bench"}
 FORBIDDEN_REDIS_DBS = {13, 14}  # the throughput bench's and the test suite's
+BENCH_EXPORTS_KEY = "test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # the Makefile's TEST_EXPORTS_KEY
 P50_GOAL_MS, P95_GOAL_MS = 300, 600
 FAILED_DOMAIN = "notifications"
 STATUSES = {"succeeded": 909, "queued": 30, "running": 10, "retrying": 20, "dead": 20, "canceled": 10, "pending": 1}
@@ -75,8 +77,8 @@ RECORD_COLUMNS = (
     "id job_type queue priority payload status attempts max_attempts run_at correlation_id actor_id guild_id "
     "parent_id progress progress_message result last_error_type last_error worker cancel_requested created_at "
     "queued_at started_at retrying_at succeeded_at dead_at canceled_at status_changed_at").split()
-ATTEMPT_COLUMNS = ("record_id number worker correlation_id started_at ended_at outcome error_type error_message "
-                   "traceback retry_delay").split()
+ATTEMPT_COLUMNS = ("record_id number queue worker correlation_id started_at ended_at outcome error_type "
+                   "error_message traceback retry_delay").split()
 AUDIT_COLUMNS = "created_at actor_id action resource_type resource_id guild_id correlation_id data".split()
 TABLES = (("jobs_jobrecord", RECORD_COLUMNS), ("jobs_jobattempt", ATTEMPT_COLUMNS), ("audit_auditevent", AUDIT_COLUMNS))
 
@@ -128,6 +130,7 @@ def setup(args):
     os.environ["QUEUE_REDIS_URL"] = os.environ["REDIS_URL"]
     os.environ.setdefault("QUEUE_NAMESPACE", "jdadmin")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    os.environ.setdefault("EXPORTS_ENCRYPTION_KEYS", BENCH_EXPORTS_KEY)
     os.environ["ALLOWED_HOSTS"] = "testserver"  # django.test.Client's host
     import django
     import psycopg
@@ -218,7 +221,8 @@ def job_rows(first, count, n, world, rng):
                       f'    result = declaration.func(payload, ctx)\n{error[0]}: {error[1]}')
                 if status != "dead" or not last:
                     retry_delay = round(2 ** number * rng.uniform(1, 2), 3)
-            attempts.append((job_id, number, worker, cid, start, None if outcome == "running" else end, outcome,
+            attempts.append((job_id, number, queue, worker, cid, start,
+                             None if outcome == "running" else end, outcome,
                              error[0] if outcome == "failed" else "", error[1] if outcome == "failed" else "", tb,
                              retry_delay))
             at = end
@@ -401,7 +405,7 @@ def explain(sql_text, lines=14):
     if not sql_text.lstrip().upper().startswith("SELECT"):
         return "  (not a SELECT: not explained)"
     with raw_connection() as conn:
-        plan = [row[0] for row in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql_text.replace("%", "%%"))]
+        plan = [row[0] for row in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql_text)]
     more = f"\n    ... ({len(plan) - lines} more lines)" if len(plan) > lines else ""
     return "\n".join("    " + line for line in plan[:lines]) + more
 

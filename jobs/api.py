@@ -1,21 +1,19 @@
-"""The jobs JSON API (django-ninja; OpenAPI document at /api/docs).
-
-Every error is a 4xx JSON body naming the problem, never a 500 or an HTML page.
-"""
+"""The jobs endpoints: enqueue (staff), a job's status (scoped to the caller's guilds), queue health."""
 
 from typing import Any, Literal
 
 from django.db import transaction
-from ninja import NinjaAPI, Schema, Status
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
 from ninja.security import django_auth
 from pydantic import Field, StrictFloat, StrictInt
 
 from jobs import enqueue as enqueue_service
-from jobs import selectors
-from jobs.errors import JobError
+from jobs import queues, selectors
+from project.api_auth import MetricsToken, session_or_token
+from project.tenancy import guild_ids_for
 
-api = NinjaAPI(title="jobdesk", version="1", docs_url="/docs", urls_namespace="api")
+router = Router(tags=["jobs"])
 
 
 class ErrorOut(Schema):
@@ -39,58 +37,52 @@ class EnqueuedOut(Schema):
     status_url: str
 
 
-@api.exception_handler(JobError)
-def job_error(request, exc: JobError):
-    return api.create_response(request, exc.as_dict(), status=400)
+def accepted(request, record, **extra):
+    return Status(202, {
+        "id": str(record.pk), "status": record.status, "correlation_id": record.correlation_id,
+        "status_url": request.build_absolute_uri(f"/api/jobs/{record.pk}"), **extra,
+    })
 
 
-@api.exception_handler(ValidationError)
-def validation_error(request, exc: ValidationError):
-    errors = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "payload_in")), "message": e.get("msg", "")}
-        for e in exc.errors
-    ]
-    first = errors[0] if errors else {"field": None, "message": "invalid request"}
-    return api.create_response(
-        request, {"error": "invalid_request", "message": first["message"], "field": first["field"], "errors": errors},
-        status=422,
-    )
-
-
-@api.exception_handler(AuthenticationError)
-def unauthenticated(request, exc):
-    return api.create_response(request, {"error": "unauthenticated", "message": "log in first"}, status=401)
-
-
-@api.exception_handler(HttpError)
-def http_error(request, exc: HttpError):
-    return api.create_response(request, {"error": "http_error", "message": str(exc)}, status=exc.status_code)
-
-
-def _staff(request):
-    if not request.user.is_staff:
-        raise HttpError(403, "staff only")
-
-
-@api.post("/jobs", auth=django_auth, response={202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut})
+@router.post("/jobs", auth=django_auth,
+             response={202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut})
 def enqueue_job(request, payload_in: EnqueueIn):
     """Enqueue a job of any declared type (staff only). Answers 202 with the job id and a status URL."""
-    _staff(request)
+    if not request.user.is_staff:
+        raise HttpError(403, "staff only")
     with transaction.atomic():
         record = enqueue_service.enqueue(
             payload_in.job_type, payload_in.payload, actor=request.user, priority=payload_in.priority,
             delay=payload_in.delay,
         )
-    return Status(202, {
-        "id": str(record.pk), "status": record.status, "correlation_id": record.correlation_id,
-        "status_url": request.build_absolute_uri(f"/api/jobs/{record.pk}"),
-    })
+    return accepted(request, record)
 
 
-@api.get("/jobs/{job_id}", auth=django_auth, response={200: dict, 401: ErrorOut, 404: ErrorOut})
+@router.get("/jobs/{job_id}", auth=session_or_token, response={200: dict, 401: ErrorOut, 404: ErrorOut})
 def job_status(request, job_id: str):
-    """A job's status, progress, attempts and result or error. Staff see every job."""
+    """A job's status, progress, attempts and result or error: staff see every job, a guild member the
+    guild's jobs, a guild token its guild's jobs; any other job is a 404, as if it did not exist."""
     record = selectors.job_detail(job_id)
-    if record is None or not request.user.is_staff:
+    token_guild = getattr(request, "token_guild", None)
+    if token_guild is not None:
+        allowed = record is not None and record.guild_id == token_guild.pk
+    else:
+        allowed = record is not None and (request.user.is_staff or record.guild_id in guild_ids_for(request.user))
+    if not allowed:
         return Status(404, {"error": "not_found", "message": f"no job {job_id}"})
     return Status(200, selectors.job_as_dict(record))
+
+
+@router.get("/queues/health", auth=[MetricsToken(), django_auth], response={200: dict, 401: ErrorOut, 403: ErrorOut})
+def queues_health(request):
+    """Per queue: waiting, active, scheduled, failed, dead, paused, healthy (staff or METRICS_TOKEN)."""
+    if request.auth is not True and not request.user.is_staff:
+        raise HttpError(403, "staff or the metrics token only")
+    rows = queues.queue_overview()
+    return Status(200, {"queues": [
+        {"name": r["name"], "waiting": r["waiting"], "active": r["running"], "scheduled": r["scheduled"],
+         "retrying": r["retrying"], "failed": r["rq_failed"], "dead": r["dead"], "paused": r["paused"],
+         "workers": len(r["workers"]),
+         "healthy": not r["paused"] and (r["waiting"] == 0 or bool(r["workers"]))}
+        for r in rows
+    ]})

@@ -73,10 +73,12 @@ class JobRecord(models.Model):
             ("pause_queue", "Can pause and resume queues"),
         ]
         indexes = [
-            models.Index(fields=["-created_at"], name="job_created_idx"),
+            # The changelist's order: the admin adds -id to keep pages stable.
+            models.Index(fields=["-created_at", "-id"], name="job_created_id_idx"),
             models.Index(fields=["status", "-created_at"], name="job_status_created_idx"),
             models.Index(fields=["job_type", "-created_at"], name="job_type_created_idx"),
             models.Index(fields=["queue", "status"], name="job_queue_status_idx"),
+            models.Index(fields=["status", "queue"], name="job_status_queue_idx"),  # queues page counts
             models.Index(fields=["guild", "-created_at"], name="job_guild_created_idx"),
             models.Index(fields=["correlation_id"], name="job_correlation_idx"),
             # The relay and the reconciler scan non-terminal rows by age.
@@ -126,6 +128,7 @@ class Outcome(models.TextChoices):
 class JobAttempt(models.Model):
     record = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="attempt_set")
     number = models.PositiveSmallIntegerField()
+    queue = models.CharField(max_length=100, blank=True, help_text="The record's queue, for per-queue counts.")
     worker = models.CharField(max_length=200, blank=True)
     correlation_id = models.CharField(max_length=64)
     started_at = models.DateTimeField()
@@ -139,7 +142,11 @@ class JobAttempt(models.Model):
     class Meta:
         ordering = ["record", "number"]
         constraints = [models.UniqueConstraint(fields=["record", "number"], name="unique_attempt_number")]
-        indexes = [models.Index(fields=["ended_at"], name="attempt_ended_idx", condition=models.Q(ended_at__isnull=False))]
+        indexes = [
+            # The queues page: failed attempts per queue in the last hour, from the index alone.
+            models.Index(fields=["ended_at", "queue"], name="attempt_failed_idx",
+                         condition=models.Q(outcome__in=["failed", "timeout", "lost"])),
+        ]
 
     def __str__(self):
         return f"attempt {self.number} of {self.record_id}"

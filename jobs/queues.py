@@ -8,7 +8,7 @@ every worker sees a change within ``PAUSE_POLL`` seconds, without a restart.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 from rq import Worker as RQWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
@@ -75,17 +75,15 @@ def queue_overview():
         for name in worker.queue_names():
             workers.setdefault(name, []).append({"name": worker.name, "state": worker.get_state()})
 
-    ledger = {
-        row["queue"]: row
-        for row in JobRecord.objects.filter(status__in=[Status.RETRYING, Status.DEAD]).values("queue").annotate(
-            retrying=Count("pk", filter=Q(status=Status.RETRYING)), dead=Count("pk", filter=Q(status=Status.DEAD)),
-        )
-    }
+    ledger = {}  # queue -> {status: count}, from the (status, queue) index alone
+    for status, name, count in (JobRecord.objects.filter(status__in=[Status.RETRYING, Status.DEAD])
+                                .values_list("status", "queue").annotate(n=Count("*"))):
+        ledger.setdefault(name, {})[status] = count
     hour_ago = timezone.now() - timedelta(hours=1)
-    finished = dict(JobRecord.objects.filter(succeeded_at__gte=hour_ago).values_list("queue").annotate(Count("pk")))
+    finished = dict(JobRecord.objects.filter(succeeded_at__gte=hour_ago).values_list("queue").annotate(n=Count("*")))
     failed = dict(
         JobAttempt.objects.filter(ended_at__gte=hour_ago, outcome__in=FAILED_OUTCOMES)
-        .values_list("record__queue").annotate(Count("pk"))
+        .values_list("queue").annotate(n=Count("*"))
     )
 
     rows = []

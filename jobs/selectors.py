@@ -23,7 +23,14 @@ def search_jobs(queryset, term):
     term = (term or "").strip()
     if not term:
         return queryset
-    condition = Q(correlation_id=term) | Q(job_type=term) | Q(guild__slug=term)
+    from project.models import Guild
+
+    # Each condition on the ledger table alone, so that each uses its own index (an OR across the
+    # guild join would scan the whole ledger).
+    condition = Q(correlation_id=term) | Q(job_type=term)
+    guild_id = Guild.objects.filter(slug=term).values_list("pk", flat=True).first()
+    if guild_id is not None:
+        condition |= Q(guild_id=guild_id)
     try:
         condition |= Q(pk=uuid.UUID(term))
     except ValueError:
@@ -51,7 +58,7 @@ def dead_letter_groups():
 
     return list(
         JobRecord.objects.filter(status="dead").values("job_type", "last_error_type")
-        .annotate(count=Count("pk"), first_seen=Min("dead_at"), last_seen=Max("dead_at"))
+        .annotate(count=Count("*"), first_seen=Min("dead_at"), last_seen=Max("dead_at"))
         .order_by("-last_seen")
     )
 

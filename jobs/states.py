@@ -119,7 +119,7 @@ def start_attempt(record_id, *, worker):
         record = claimed[0]
         attempt = JobAttempt.objects.create(
             record=record, number=record.attempts, worker=worker, started_at=now,
-            correlation_id=record.correlation_id,
+            correlation_id=record.correlation_id, queue=record.queue,
         )
         old = Status.QUEUED if record.attempts == 1 else Status.RETRYING
         announce([_change(record, old, Status.RUNNING, data={"attempt": record.attempts, "worker": worker})])

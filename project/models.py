@@ -32,3 +32,20 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.guild} ({self.role})"
+
+
+class GuildApiToken(models.Model):
+    """A per-guild API token: it acts as an admin of its guild. Only its SHA-256 is stored."""
+
+    guild = models.ForeignKey(Guild, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) for {self.guild}"

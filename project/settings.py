@@ -198,6 +198,40 @@ RQ = {
 }
 RQ_SHOW_ADMIN_LINK = True
 
+# --- Exports ----------------------------------------------------------------------------------------
+def _encryption_keys():
+    """EXPORTS_ENCRYPTION_KEYS: ``id:base64key,...``, 32-byte keys, the first one encrypts."""
+    import base64
+    import hashlib
+
+    raw = env.str("EXPORTS_ENCRYPTION_KEYS", default="")
+    if not raw:
+        if not DEBUG:
+            raise ImproperlyConfigured("EXPORTS_ENCRYPTION_KEYS: required when DEBUG is off (id:base64-32-byte-key)")
+        return {"dev": hashlib.sha256(("exports:" + SECRET_KEY).encode()).digest()}
+    keys = {}
+    for item in raw.split(","):
+        key_id, _, encoded = item.strip().partition(":")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            key = b""
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", key_id) or len(key) != 32 or key_id in keys:
+            raise ImproperlyConfigured(
+                f"EXPORTS_ENCRYPTION_KEYS: {key_id or item!r} must be a unique id (1-32 of A-Za-z0-9_.-), a colon "
+                "and a base64-encoded 32-byte key"
+            )
+        keys[key_id] = key
+    return keys
+
+
+EXPORTS_ENCRYPTION_KEYS = _encryption_keys()
+EXPORTS_LINK_TTL = _positive_int("EXPORTS_LINK_TTL", 3600)
+EXPORTS_RETENTION_DAYS = _positive_int("EXPORTS_RETENTION_DAYS", 7)
+EXPORTS_MAX_CONCURRENT_PER_GUILD = _positive_int("EXPORTS_MAX_CONCURRENT_PER_GUILD", 2)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
 # --- Security -----------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from project.api import api
 from project.health import healthz
 
 urlpatterns = [
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
-    path("api/", include("jobs.urls")),
+    path("api/", api.urls),
 ]

@@ -8,7 +8,8 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 GOOD = {"DEBUG": "false", "SECRET_KEY": "x" * 50, "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/jobdesk", "PATH": "/usr/bin:/bin"}
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/jobdesk",
+           "EXPORTS_ENCRYPTION_KEYS": "k1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=", "PATH": "/usr/bin:/bin"}
 
 
 def start(**env):
@@ -32,6 +33,9 @@ def test_good_settings_start():
     ("DEBUG", "maybe"),
     ("LOG_LEVEL", "LOUD"),
     ("SECRET_KEY", ""),
+    ("EXPORTS_ENCRYPTION_KEYS", "k1:c2hvcnQ="),
+    ("EXPORTS_ENCRYPTION_KEYS", ""),
+    ("EXPORTS_LINK_TTL", "0"),
 ])
 def test_a_bad_value_stops_start_up_naming_the_setting(name, value):
     result = start(**{name: value})

@@ -1,0 +1,93 @@
+"""Export requests and downloads: the rules, in one place, for the API, the control panel and the admin."""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from exports.models import Export
+from jobs.enqueue import enqueue
+from jobs.errors import JobError
+
+METRICS = ("messages", "members_joined", "members_left", "commands", "reactions", "voice_minutes")
+MAX_RANGE_DAYS = 366
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_SIGNER_SALT = "exports.download"
+
+
+def _validate(format, start, end, metrics):
+    if format not in Export.Format.values:
+        raise JobError(f"unknown format {format!r}; use one of {', '.join(Export.Format.values)}", field="format",
+                       code="invalid_format")
+    for field, value in (("start", start), ("end", end)):
+        if not isinstance(value, date):
+            raise JobError(f"{field} must be a date (YYYY-MM-DD)", field=field, code="invalid_date")
+    if end < start:
+        raise JobError("the range ends before it starts", field="end", code="invalid_range")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise JobError(f"the range spans more than {MAX_RANGE_DAYS} days", field="end", code="range_too_long")
+    if not metrics:
+        raise JobError("choose at least one metric", field="metrics", code="invalid_metric")
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise JobError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}", field="metrics",
+                       code="invalid_metric")
+
+
+def export_request(*, guild, user, format, start, end, metrics, idempotency_key="") -> tuple[Export, bool]:
+    """Validate and record an export, and enqueue its job, in one transaction.
+
+    Returns ``(export, created)``: a repeat with the same ``Idempotency-Key`` by the same user for the
+    same guild within 24 hours returns the first export instead of a new one. ``JobError`` names the
+    field of bad input; nothing is written then.
+    """
+    _validate(format, start, end, metrics)
+    if idempotency_key:
+        previous = Export.objects.filter(guild=guild, requested_by=user, idempotency_key=idempotency_key,
+                                         created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW).first()
+        if previous:
+            return previous, False
+    with transaction.atomic():
+        export = Export.objects.create(guild=guild, requested_by=user, format=format, start=start, end=end,
+                                       metrics=sorted(set(metrics)), idempotency_key=idempotency_key)
+        export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild)
+        export.save(update_fields=["job"])
+    return export, True
+
+
+def download_token(export: Export) -> str:
+    """A signed token naming the export; valid for EXPORTS_LINK_TTL seconds."""
+    return signing.TimestampSigner(salt=_SIGNER_SALT).sign(str(export.pk))
+
+
+def export_for_token(token: str) -> Export:
+    """The ready export a token names; ``JobError`` if it is forged, expired, or the file is gone."""
+    try:
+        pk = signing.TimestampSigner(salt=_SIGNER_SALT).unsign(token, max_age=settings.EXPORTS_LINK_TTL)
+    except signing.SignatureExpired:
+        raise JobError("this download link has expired; ask for a new one", field="token", code="link_expired")
+    except signing.BadSignature:
+        raise JobError("this download link is not valid", field="token", code="link_invalid")
+    export = Export.objects.filter(pk=pk).select_related("guild").first()
+    if export is None or not export.ready:
+        raise JobError("this export is not available any more", field="token", code="export_gone")
+    return export
+
+
+def export_open(export: Export, *, user=None, correlation_id=None):
+    """Yield the decrypted file in chunks (nothing decrypted is written anywhere) and audit the download."""
+    from exports.crypto import decrypt_chunks
+
+    audit_event_record(action="export.downloaded", resource_type="export", resource_id=export.pk,
+                       actor=user, guild=export.guild_id, correlation_id=correlation_id,
+                       data={"format": export.format, "rows": export.rows})
+
+    def chunks():
+        with default_storage.open(export.file_name, "rb") as raw:
+            yield from decrypt_chunks(raw)
+
+    return chunks()

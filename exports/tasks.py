@@ -1,0 +1,105 @@
+"""Export job types: generate an export file, delete expired ones."""
+
+import hashlib
+import tempfile
+from datetime import datetime, time, timedelta, timezone
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils import timezone as dj_timezone
+from pydantic import BaseModel, Field
+
+from jobs.registry import job_type
+
+ROWS_PER_PROGRESS = 10_000
+
+
+class GenerateExport(BaseModel):
+    export_id: int = Field(ge=1)
+
+
+class _Measuring:
+    """Counts and hashes the plaintext on its way to the encrypting writer."""
+
+    def __init__(self, inner):
+        self.inner, self.size, self.digest = inner, 0, hashlib.sha256()
+
+    def write(self, data):
+        self.size += len(data)
+        self.digest.update(data)
+        return self.inner.write(data)
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def tell(self):
+        return self.size
+
+    def flush(self):
+        pass
+
+
+@job_type("exports.generate", payload=GenerateExport, queue="exports", max_attempts=3, timeout=3 * 3600)
+def generate(payload: GenerateExport, ctx):
+    """Stream the guild's analytics rows from the database in chunks into an encrypted file, report
+    progress, store it and record its size, row count and checksum. Idempotent: a second run writes a
+    new file and replaces the record's."""
+    from exports.crypto import EncryptingWriter
+    from exports.models import AnalyticsEvent, Export
+    from exports.writers import WRITERS
+
+    export = Export.objects.get(pk=payload.export_id)
+    start = datetime.combine(export.start, time.min, tzinfo=timezone.utc)
+    end = datetime.combine(export.end, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    rows = AnalyticsEvent.objects.filter(guild_id=export.guild_id, time__gte=start, time__lt=end,
+                                         kind__in=export.metrics).order_by("time", "id")
+    total = rows.count()
+    with tempfile.TemporaryFile() as encrypted:
+        sealer = EncryptingWriter(encrypted)
+        measured = _Measuring(sealer)
+        writer = WRITERS[export.format](measured)
+        count = 0
+        for row in rows.values_list("id", "time", "kind", "value", "dimensions").iterator(chunk_size=5000):
+            writer.write(row)
+            count += 1
+            if count % ROWS_PER_PROGRESS == 0:
+                ctx.progress(99 * count // max(total, 1), f"{count} of {total} rows")
+        writer.close()
+        sealer.close()
+        encrypted.seek(0)
+        name = default_storage.save(f"exports/{export.guild_id}/{export.pk}-{ctx.attempt}.{export.format}.enc",
+                                    File(encrypted))
+    old = export.file_name
+    now = dj_timezone.now()
+    Export.objects.filter(pk=export.pk).update(
+        file_name=name, key_id=sealer.key_id, size=measured.size, rows=count, sha256=measured.digest.hexdigest(),
+        completed_at=now, expires_at=now + timedelta(days=settings.EXPORTS_RETENTION_DAYS),
+    )
+    if old and old != name:
+        default_storage.delete(old)
+    return {"rows": count, "size": measured.size, "sha256": measured.digest.hexdigest()}
+
+
+class DeleteExpired(BaseModel):
+    limit: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+@job_type("exports.delete_expired", payload=DeleteExpired, queue="exports", max_attempts=3, timeout=3600)
+def delete_expired(payload: DeleteExpired, ctx):
+    """Delete the files of expired exports and say so in the audit log."""
+    from audit.services import audit_event_record
+    from exports.models import Export
+
+    deleted = []
+    for export in Export.objects.filter(expires_at__lte=dj_timezone.now()).exclude(file_name="")[: payload.limit]:
+        default_storage.delete(export.file_name)
+        Export.objects.filter(pk=export.pk).update(file_name="")
+        deleted.append(export.pk)
+        audit_event_record(action="export.file_deleted", resource_type="export", resource_id=export.pk,
+                           guild=export.guild_id, correlation_id=ctx.correlation_id,
+                           data={"reason": "expired", "expired_at": export.expires_at.isoformat()})
+    return {"deleted": len(deleted)}

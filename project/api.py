@@ -1,0 +1,57 @@
+"""The JSON API (django-ninja; OpenAPI document at /api/docs), assembled from each app's router.
+
+Callers are a logged-in user (session cookie, with CSRF on writes) or a guild's API token
+(``Authorization: Bearer jdt_…``), which acts as an admin of its guild. Every error is a 4xx JSON body
+naming the problem, never a 500 page or HTML.
+"""
+
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from exports.api import router as exports_router
+from jobs.api import router as jobs_router
+from jobs.errors import JobError
+
+
+api = NinjaAPI(title="jobdesk", version="1", docs_url="/docs", urls_namespace="api")
+
+
+def _body(code, message, field=None, errors=None):
+    body = {"error": code, "message": message}
+    if field:
+        body["field"] = field
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+@api.exception_handler(JobError)
+def job_error(request, exc: JobError):
+    status = {"not_found": 404, "forbidden": 403}.get(exc.code, 400)
+    return api.create_response(request, exc.as_dict(), status=status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    errors = [
+        {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "payload_in", "export_in")),
+         "message": e.get("msg", "")}
+        for e in exc.errors
+    ]
+    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    return api.create_response(request, _body("invalid_request", first["message"], first["field"], errors),
+                               status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    return api.create_response(request, _body("unauthenticated", "log in or send a valid API token"), status=401)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    return api.create_response(request, _body("http_error", str(exc)), status=exc.status_code)
+
+
+api.add_router("/", jobs_router)
+api.add_router("/control-panel/", exports_router)

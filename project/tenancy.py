@@ -1,0 +1,50 @@
+"""Who may do what for which guild. Every control-panel page and API answer goes through here."""
+
+import hashlib
+import secrets
+
+
+from django.utils import timezone
+
+from project.models import Guild, GuildApiToken, Membership
+
+ADMIN_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+TOKEN_PREFIX = "jdt_"
+
+
+def guild_ids_for(user) -> set[int]:
+    """The guilds whose data ``user`` may read (any membership)."""
+    if user is None or not user.is_authenticated:
+        return set()
+    return set(Membership.objects.filter(user=user).values_list("guild_id", flat=True))
+
+
+def is_guild_admin(user, guild_id) -> bool:
+    return bool(user and user.is_authenticated) and Membership.objects.filter(
+        user=user, guild_id=guild_id, role__in=ADMIN_ROLES).exists()
+
+
+def api_token_create(*, guild: Guild, name: str, created_by=None) -> tuple[GuildApiToken, str]:
+    """A new token for ``guild``; the plain token is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = GuildApiToken.objects.create(guild=guild, name=name, prefix=plain[:12], created_by=created_by,
+                                         token_hash=hashlib.sha256(plain.encode()).hexdigest())
+    return token, plain
+
+
+def api_token_guild(plain: str) -> Guild | None:
+    """The guild a live (not revoked) token acts for, or None."""
+    if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    token = (GuildApiToken.objects.select_related("guild")
+             .filter(token_hash=hashlib.sha256(plain.encode()).hexdigest(), revoked_at__isnull=True).first())
+    if token is None:
+        return None
+    GuildApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.guild
+
+
+def api_token_revoke(token: GuildApiToken):
+    GuildApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
