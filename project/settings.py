@@ -270,4 +270,5 @@ if SENTRY_DSN:
 
     init_sentry(SENTRY_DSN, debug=DEBUG)
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "panel:guilds"

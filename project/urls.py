@@ -9,4 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
+    path("panel/", include("exports.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
 ]
