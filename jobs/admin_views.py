@@ -2,6 +2,8 @@
 letters grouped by cause, and "apply an action to every job matching the filter", which runs as a job
 itself so that 100,000 jobs never time out a request."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -105,7 +107,7 @@ class QueuesView(_AdminPage):
         except JobError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{name} {action}d." if changed else f"{name} was already {action}d.")
+            messages.success(request, f"Queue {name} {action}d." if changed else f"Queue {name} was already {action}d.")
         return HttpResponseRedirect(request.path)
 
 
@@ -121,7 +123,7 @@ class DeadLettersView(_AdminPage):
         for group in groups:
             group["filters"] = {"status__exact": "dead", "job_type": group["job_type"],
                                 "last_error_type": group["last_error_type"]}
-            group["query"] = "&".join(f"{k}={v}" for k, v in group["filters"].items())
+            group["query"] = urlencode(group["filters"])
             group["changelist_url"] = f"{changelist}?{group['query']}"
         return self.render(request, groups=groups, can_retry=request.user.has_perm("jobs.retry_jobrecord"))
 

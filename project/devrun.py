@@ -88,6 +88,7 @@ def main():
         f"  jobdesk is running:   http://127.0.0.1:{port}/admin/\n"
         f"  log in as:            admin / {password}\n"
         f"  RQ dashboard:         http://127.0.0.1:{port}/admin/django-rq/\n"
+        f"  control panel:        http://127.0.0.1:{port}/panel/  (same login)\n"
         "  Ctrl-C stops the web server, the worker, the scheduler and the private Redis.\n",
         flush=True,
     )

@@ -5,6 +5,7 @@
 JOBS_TASK_MODULES=tests.jobtypes); see the Makefile.
 """
 
+import importlib
 import os
 import signal
 import socket
@@ -196,3 +197,26 @@ def private_redis(tmp_path, settings):
 def staff_user(django_user_model):
     return django_user_model.objects.create_user("operator", "op@example.com", "pw-operator-1", is_staff=True,
                                                  is_superuser=True)
+
+
+OPERATORS = "Job operators"
+VIEWERS = "Job viewers"
+# The roles as jobs/migrations/0003 defines them (see make_staff for why they may need re-creating).
+_roles_migration = importlib.import_module("jobs.migrations.0003_roles_and_builtin_schedules")
+ROLE_PERMISSIONS = {VIEWERS: _roles_migration.VIEW, OPERATORS: _roles_migration.VIEW + _roles_migration.OPERATE}
+
+
+def make_staff(username, role):
+    """A staff member (is_staff, not superuser) in one of the role groups the migration creates.
+
+    A transactional test empties every table when it ends, the groups' too, so a group missing here is
+    re-created exactly as the migration defines it."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    group, created = Group.objects.get_or_create(name=role)
+    if created:
+        group.permissions.set([Permission.objects.get(content_type__app_label=app, codename=codename)
+                               for app, codename in ROLE_PERMISSIONS[role]])
+    user = User.objects.create_user(username, f"{username}@example.com", f"pw-{username}-1", is_staff=True)
+    user.groups.add(group)
+    return user

@@ -2,33 +2,27 @@
 attempts, RQ's view and the audit timeline, the queues and dead-letter pages, and the roles."""
 
 import pytest
-from django.contrib.auth.models import Group
 
 from audit.models import AuditEvent
 
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Status
 from project import correlation
-from tests.conftest import wait_for
+from tests.conftest import OPERATORS, VIEWERS, make_staff, wait_for
 
-# serialized_rollback: the roles (groups) the migrations create survive the flushes between tests.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = "/admin/jobs/jobrecord/"
 
 
 @pytest.fixture
-def operator(django_user_model):
-    user = django_user_model.objects.create_user("operator1", password="pw-operator-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="Job operators"))
-    return user
+def operator():
+    return make_staff("operator1", OPERATORS)
 
 
 @pytest.fixture
-def viewer(django_user_model):
-    user = django_user_model.objects.create_user("viewer1", password="pw-viewer-1", is_staff=True)
-    user.groups.add(Group.objects.get(name="Job viewers"))
-    return user
+def viewer():
+    return make_staff("viewer1", VIEWERS)
 
 
 def make_dead(job_type="test.always_fails", marker="dead", error="ValueError"):

@@ -2,25 +2,18 @@
 job the filter matches, with progress, for the staff member who asked."""
 
 import pytest
-from django.contrib.auth.models import Group
 
 from jobs.enqueue import enqueue, enqueue_many
 from jobs.models import JobRecord, Status
-from tests.conftest import wait_for
+from tests.conftest import OPERATORS, VIEWERS, make_staff, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BULK = "/admin/jobs/jobrecord/bulk/"
 
 
-def staff_in(django_user_model, name, group):
-    user = django_user_model.objects.create_user(name, password=f"pw-{name}-1", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
-
-
 def test_retrying_every_matching_dead_job_runs_as_a_job(client, django_user_model, start_worker, clean_redis):
-    operator = staff_in(django_user_model, "op", "Job operators")
+    operator = make_staff("op", OPERATORS)
     dead = enqueue_many("test.sleep", [{"marker": f"d{i}", "seconds": 0} for i in range(25)])
     JobRecord.objects.filter(pk__in=[r.pk for r in dead]).update(status=Status.DEAD, attempts=1,
                                                                   last_error_type="ValueError")
@@ -47,7 +40,7 @@ def test_retrying_every_matching_dead_job_runs_as_a_job(client, django_user_mode
 
 
 def test_a_viewer_cannot_start_a_bulk_action(client, django_user_model):
-    viewer = staff_in(django_user_model, "vw", "Job viewers")
+    viewer = make_staff("vw", VIEWERS)
     client.force_login(viewer)
     response = client.post(BULK, {"status__exact": "dead", "action": "retry", "confirmed": "yes"})
     assert response.status_code == 403

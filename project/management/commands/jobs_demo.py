@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from exports.models import AnalyticsEvent
+from exports.services import METRICS
 from jobs import services
 from jobs.enqueue import enqueue, enqueue_many
 from jobs.models import JobRecord
@@ -27,6 +29,8 @@ class Command(BaseCommand):
         admin.save()
         guild, _ = Guild.objects.get_or_create(slug="demo-guild", defaults={"name": "Demo Guild"})
         Membership.objects.get_or_create(user=admin, guild=guild, defaults={"role": Membership.Role.OWNER})
+        if not AnalyticsEvent.objects.filter(guild=guild).exists():
+            self._analytics(guild)
         if JobRecord.objects.exists():
             return
         with correlation.bind(correlation.new_id()), transaction.atomic():
@@ -41,3 +45,16 @@ class Command(BaseCommand):
             later = enqueue("demo.slow_report", {"steps": 3}, actor=admin, guild=guild, delay=timedelta(hours=2))
         services.cancel_job(later, actor=admin, reason="demo: canceled before it ran")
         self.stdout.write("demo data created")
+
+    def _analytics(self, guild):
+        """A month of analytics for the demo guild, to export from the control panel."""
+        import random
+        from datetime import datetime, timedelta, timezone
+
+        rng = random.Random(7)
+        today = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        AnalyticsEvent.objects.bulk_create([
+            AnalyticsEvent(guild=guild, kind=kind, time=today - timedelta(hours=hour), value=rng.randint(1, 40),
+                           dimensions={"channel": rng.choice(["general", "memes", "help"])})
+            for hour in range(24 * 30) for kind in METRICS if rng.random() < 0.4
+        ], batch_size=2000)
