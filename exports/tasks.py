@@ -43,7 +43,12 @@ class _Measuring:
         pass
 
 
-@job_type("exports.generate", payload=GenerateExport, queue="exports", max_attempts=3, timeout=3 * 3600)
+def _exports_per_guild():
+    return settings.EXPORTS_MAX_CONCURRENT_PER_GUILD
+
+
+@job_type("exports.generate", payload=GenerateExport, queue="exports", max_attempts=3, timeout=3 * 3600,
+          concurrency=_exports_per_guild)
 def generate(payload: GenerateExport, ctx):
     """Stream the guild's analytics rows from the database in chunks into an encrypted file, report
     progress, store it and record its size, row count and checksum. Idempotent: a second run writes a

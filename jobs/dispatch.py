@@ -19,11 +19,14 @@ log = logging.getLogger(__name__)
 RUNNER = "jobs.runner.run_job"
 
 
-def _job_data(record, timeout):
+def _job_data(record, job_type):
+    # A type with a concurrency limit carries its scope (the guild), so that a worker can take a slot
+    # before it claims the record (jobs.concurrency).
+    meta = {"scope": record.guild_id} if job_type.concurrency else None
     return Queue.prepare_data(
-        RUNNER, args=(record.rq_id,), job_id=record.rq_id, timeout=timeout,
+        RUNNER, args=(record.rq_id,), job_id=record.rq_id, timeout=job_type.timeout,
         result_ttl=settings.QUEUE_RESULT_TTL, failure_ttl=settings.QUEUE_FAILURE_TTL,
-        description=record.job_type,
+        description=record.job_type, meta=meta,
     )
 
 
@@ -45,11 +48,11 @@ def send(records, *, pipeline=None):
     pipe = pipeline if pipeline is not None else redis_connection().pipeline(transaction=False)
     for record in records:
         queue = get_queue(record.queue)
-        data = _job_data(record, registry.get(record.job_type).timeout)
+        data = _job_data(record, registry.get(record.job_type))
         if record.run_at and record.run_at > now:
             job = queue.create_job(
                 data.func, args=data.args, job_id=data.job_id, timeout=data.timeout, result_ttl=data.result_ttl,
-                failure_ttl=data.failure_ttl, description=data.description,
+                failure_ttl=data.failure_ttl, description=data.description, meta=data.meta,
             )
             queue.schedule_job(job, _whole_second_after(record.run_at), pipeline=pipe)
         else:

@@ -77,12 +77,14 @@ def queue_overview():
 
     ledger = {}  # queue -> {status: count}, from the (status, queue) index alone
     for status, name, count in (JobRecord.objects.filter(status__in=[Status.RETRYING, Status.DEAD])
-                                .values_list("status", "queue").annotate(n=Count("*"))):
+                                .order_by().values_list("status", "queue").annotate(n=Count("*"))):
         ledger.setdefault(name, {})[status] = count
     hour_ago = timezone.now() - timedelta(hours=1)
-    finished = dict(JobRecord.objects.filter(succeeded_at__gte=hour_ago).values_list("queue").annotate(n=Count("*")))
+    finished = dict(JobRecord.objects.filter(succeeded_at__gte=hour_ago).order_by().values_list("queue")
+                    .annotate(n=Count("*")))
     failed = dict(
-        JobAttempt.objects.filter(ended_at__gte=hour_ago, outcome__in=FAILED_OUTCOMES)
+        # order_by(): the model's default order (by record) would join every attempt to its job
+        JobAttempt.objects.filter(ended_at__gte=hour_ago, outcome__in=FAILED_OUTCOMES).order_by()
         .values_list("queue").annotate(n=Count("*"))
     )
 

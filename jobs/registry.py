@@ -29,6 +29,7 @@ class JobType:
     timeout: int = 300  # seconds; the attempt is stopped and recorded as "timeout"
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     give_up_on: tuple[type[BaseException], ...] = (PermanentError,)
+    concurrency: Callable[[], int] | None = None  # at most this many at once per guild (jobs.concurrency)
 
     @property
     def attempts_allowed(self) -> int:
@@ -41,7 +42,7 @@ class JobType:
 
 
 def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
-             retry_on=(Exception,), give_up_on=()):
+             retry_on=(Exception,), give_up_on=(), concurrency=None):
     """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable."""
     if queue not in settings.QUEUE_DOMAINS:
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
@@ -56,7 +57,7 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
         _types[name] = JobType(
             name=name, func=func, payload=payload, queue=queue, max_attempts=max_attempts,
             backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
-            give_up_on=(PermanentError, *give_up_on),
+            give_up_on=(PermanentError, *give_up_on), concurrency=concurrency,
         )
         func.job_type = _types[name]
         return func

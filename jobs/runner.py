@@ -17,7 +17,8 @@ from rq import get_current_job
 from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
-from jobs import context, registry, retries, services, states
+from jobs import concurrency, context, registry, retries, services, states
+from jobs.errors import JobError
 from jobs.models import Outcome, Status
 from project import correlation
 
@@ -45,6 +46,31 @@ def _worker_name():
 
 
 def run_job(record_id):
+    job = get_current_job()
+    limited = _limited_type(job)
+    if limited is not None:
+        scope = job.meta.get("scope")
+        if not concurrency.acquire(limited, scope, record_id):
+            # Every slot is taken: wait in RQ's scheduled registry; the ledger still says queued.
+            return Retry(max=_RQ_RETRY_MAX, interval=[concurrency.WAIT])
+        try:
+            return _claim_and_run(record_id)
+        finally:
+            concurrency.release(limited, scope, record_id)
+    return _claim_and_run(record_id)
+
+
+def _limited_type(job):
+    if job is None or not job.description:
+        return None
+    try:
+        job_type = registry.get(job.description)
+    except JobError:  # not a job type's name: the claim below decides what to do
+        return None
+    return job_type if job_type.concurrency else None
+
+
+def _claim_and_run(record_id):
     worker = _worker_name()
     record, attempt = states.start_attempt(record_id, worker=worker)
     if record is None and services.adopt_rq_requeue(record_id):

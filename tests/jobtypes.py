@@ -70,3 +70,12 @@ def spawn_child(payload, ctx):
     record_run(payload.marker, ctx)
     child = enqueue("audit.record_event", {"action": "test.child", "resource_type": "test", "resource_id": payload.marker})
     return {"child": str(child.pk)}
+
+
+@job_type("test.limited", payload=Sleep, concurrency=lambda: 1, max_attempts=1)
+def limited(payload, ctx):
+    """At most one at a time per guild: records when each run starts and ends."""
+    conn = redis_connection()
+    conn.rpush(f"test-spans:{ctx.guild_id}", f"start:{time.time()}:{ctx.record_id}")
+    time.sleep(payload.seconds)
+    conn.rpush(f"test-spans:{ctx.guild_id}", f"end:{time.time()}:{ctx.record_id}")
