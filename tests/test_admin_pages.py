@@ -152,3 +152,21 @@ def test_a_dead_job_requeued_from_django_rq_is_a_retry_in_the_ledger(client, sta
     reopened = AuditEvent.objects.get(resource_id=str(record.pk), action="job.queued")
     assert "requeued in RQ" in reopened.data["reason"]
     worker.stop()
+
+
+def test_a_deep_page_shows_the_same_jobs_in_the_same_order(client, operator, monkeypatch):
+    from jobs.admin_filters import CappedPaginator
+    from jobs.enqueue import enqueue_many
+
+    enqueue_many("test.sleep", [{"marker": f"m{i}", "seconds": 0} for i in range(130)])
+    client.force_login(operator)
+    expected = [str(pk) for pk in JobRecord.objects.order_by("-created_at", "-id").values_list("pk", flat=True)]
+    shallow = [str(r.pk) for r in client.get(CHANGELIST + "?p=3").context["cl"].result_list]
+    monkeypatch.setattr(CappedPaginator, "DEEP", 50)  # pages 2 and 3 now take the ids-first path
+    deep = [str(r.pk) for r in client.get(CHANGELIST + "?p=3").context["cl"].result_list]
+    second = [str(r.pk) for r in client.get(CHANGELIST + "?p=2").context["cl"].result_list]
+    assert shallow == expected[100:130], "admin pages count from 1"
+    assert deep == shallow and second == expected[50:100]
+    beyond = client.get(CHANGELIST + "?p=500")
+    assert beyond.status_code == 200, "past the last page: the last page, not an error"
+    assert [str(r.pk) for r in beyond.context["cl"].result_list] == expected[100:130]
