@@ -118,3 +118,29 @@ def test_an_idempotency_key_returns_the_same_job(world):
     assert first.status_code == again.status_code == other.status_code == 202
     assert first.json()["id"] == again.json()["id"] != other.json()["id"]
     assert Export.objects.count() == 2
+
+
+@pytest.mark.parametrize("who, status", [(None, 401), ("admin", 403), ("staff", 200), ("token", 200)])
+def test_queue_health_is_for_staff_and_the_metrics_token(world, settings, who, status):
+    settings.METRICS_TOKEN = "metrics-secret-token-1"
+    client = as_user(world.get(who))
+    headers = {"Authorization": "Bearer metrics-secret-token-1"} if who == "token" else {}
+    response = client.get("/api/queues/health", headers=headers)
+    assert response.status_code == status
+    if status == 200:
+        row = next(q for q in response.json()["queues"] if q["name"].endswith(".exports"))
+        assert set(row) >= {"waiting", "active", "scheduled", "failed", "dead", "paused", "healthy"}
+    assert Client().get("/api/queues/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_the_guild_token_command_prints_a_working_token(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("guild_token", "mine", "reporting", stdout=out, stderr=StringIO())
+    plain = out.getvalue().strip()
+    assert post(Client(), body(world["mine"]), Authorization=f"Bearer {plain}").status_code == 202
+    with pytest.raises(CommandError, match="no guild"):
+        call_command("guild_token", "nope", "x", stdout=StringIO(), stderr=StringIO())
