@@ -220,3 +220,18 @@ def make_staff(username, role):
     user = User.objects.create_user(username, f"{username}@example.com", f"pw-{username}-1", is_staff=True)
     user.groups.add(group)
     return user
+
+
+@pytest.fixture
+def world(django_user_model):
+    """Two guilds and the people around them: an admin and a member of "mine", the owner of "other",
+    and a staff member in neither."""
+    from project.models import Guild, Membership
+
+    mine, other = Guild.objects.create(name="Mine", slug="mine"), Guild.objects.create(name="Other", slug="other")
+    users = {}
+    for name, guild, role in [("admin", mine, "admin"), ("member", mine, "member"), ("other_admin", other, "owner")]:
+        users[name] = django_user_model.objects.create_user(name, password=f"pw-{name}-1")
+        Membership.objects.create(user=users[name], guild=guild, role=role)
+    users["staff"] = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)
+    return {"mine": mine, "other": other, **users}

@@ -10,20 +10,9 @@ from audit.models import AuditEvent
 from exports import services
 from exports.models import AnalyticsEvent, Export
 from jobs.models import JobRecord, Status
-from project.models import Guild, Membership
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def world(django_user_model):
-    mine, other = Guild.objects.create(name="Mine", slug="mine"), Guild.objects.create(name="Other", slug="other")
-    users = {}
-    for name, guild, role in [("admin", mine, "admin"), ("member", mine, "member"), ("other_admin", other, "owner")]:
-        users[name] = django_user_model.objects.create_user(name, password=f"pw-{name}-1")
-        Membership.objects.create(user=users[name], guild=guild, role=role)
-    return {"mine": mine, "other": other, **users}
 
 
 def client_for(user):

@@ -8,23 +8,11 @@ from django.test import Client
 
 from exports.models import Export
 from jobs.models import JobRecord
-from project.models import Guild, Membership
 from project.tenancy import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXPORT = "/api/control-panel/analytics/export"
-
-
-@pytest.fixture
-def world(django_user_model):
-    mine, other = Guild.objects.create(name="Mine", slug="mine"), Guild.objects.create(name="Other", slug="other")
-    users = {}
-    for name, guild, role in [("admin", mine, "admin"), ("member", mine, "member"), ("other_admin", other, "owner")]:
-        users[name] = django_user_model.objects.create_user(name, password=f"pw-{name}-1")
-        Membership.objects.create(user=users[name], guild=guild, role=role)
-    users["staff"] = django_user_model.objects.create_user("staff", password="pw-staff-1", is_staff=True)
-    return {"mine": mine, "other": other, **users}
 
 
 def body(guild_, **overrides):
