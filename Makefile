@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run test bench bench-admin check clean
+.PHONY: install run test bench bench-admin bench-export check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-admin: install
 	EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) REDIS_URL=redis://127.0.0.1:6379/11 QUEUE_NAMESPACE=jdadmin \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/jobdesk_admin_bench \
 	$(BIN)/python bench/admin_scale.py $(BENCH_ARGS)
+
+bench-export: install
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
+	$(BIN)/python bench/export_scale.py $(BENCH_ARGS)
 
 check: install
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=jobdesk.example.com \

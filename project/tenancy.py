@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 
 from django.utils import timezone
@@ -10,6 +11,7 @@ from project.models import Guild, GuildApiToken, Membership
 
 ADMIN_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
 TOKEN_PREFIX = "jdt_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def guild_ids_for(user) -> set[int]:
@@ -40,7 +42,10 @@ def api_token_guild(plain: str) -> Guild | None:
              .filter(token_hash=hashlib.sha256(plain.encode()).hexdigest(), revoked_at__isnull=True).first())
     if token is None:
         return None
-    GuildApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        # At most one write a minute per token: a write (and its commit) per request costs the API dearly.
+        GuildApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.guild
 
 
