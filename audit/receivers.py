@@ -5,6 +5,7 @@ from django.dispatch import receiver
 from audit.models import AuditEvent
 from jobs.signals import job_state_changed, staff_action
 from project import correlation
+from project.db import insert_rows
 
 
 def _action(change):
@@ -16,7 +17,7 @@ def record_job_state_changes(sender, changes, **kwargs):
     # A staff action on someone else's job: the event keeps the job's correlation ID (its timeline) and
     # names the staff member's request too, so the action can be traced from either side.
     request_cid = correlation.get()
-    AuditEvent.objects.bulk_create([
+    insert_rows(AuditEvent, [
         AuditEvent(
             action=_action(change), resource_type="job", resource_id=str(change.record_id), actor_id=change.actor_id,
             guild_id=change.guild_id, correlation_id=change.correlation_id,

@@ -16,6 +16,7 @@ from jobs.connection import queue_name
 from jobs.dispatch import dispatch
 from jobs.errors import JobError
 from jobs.models import Priority, JobRecord, Status
+from project.db import insert_rows
 from project import correlation
 
 MAX_BATCH = 10_000
@@ -138,7 +139,7 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
     if not records:
         return []
     with transaction.atomic():
-        JobRecord.objects.bulk_create(records, batch_size=2000)
+        insert_rows(JobRecord, records)
         _announce_enqueued(records)
         transaction.on_commit(lambda: dispatch(records))
     return records
