@@ -252,7 +252,7 @@ def verify_file(export, rows):
 def export_run(guild, rows, fmt, log_dir):
     from django.db.models import Max, Min
 
-    from exports.models import AnalyticsEvent, Export
+    from exports.models import AnalyticsEvent
     from exports.services import METRICS, export_request
 
     span = AnalyticsEvent.objects.filter(guild=guild).aggregate(first=Min("time"), last=Max("time"))

@@ -3,7 +3,6 @@
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-
 _current: ContextVar["JobContext | None"] = ContextVar("current_job", default=None)
 
 

@@ -38,7 +38,7 @@ def search_jobs(queryset, term):
     return queryset.filter(condition)
 
 
-def jobs_matching(filters: dict) -> "QuerySet[JobRecord]":
+def jobs_matching(filters: dict):
     """The jobs a changelist shows for these parameters (unknown ones are ignored), newest first."""
     queryset = JobRecord.objects.all()
     for name, lookup in FILTERS.items():

@@ -19,8 +19,6 @@ a worker and the reconciler, racing for the same change: exactly one UPDATE matc
 import functools
 
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
