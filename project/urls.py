@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jobs.metrics import metrics
 from project.api import api
 from project.health import healthz
 
@@ -8,6 +9,7 @@ urlpatterns = [
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/", api.urls),
     path("panel/", include("exports.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
