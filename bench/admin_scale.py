@@ -36,7 +36,6 @@ failed page at 10,000 failed jobs. For each miss, the slowest query's EXPLAIN (A
 import argparse
 import json
 import logging
-import math
 import os
 import random
 import re
@@ -45,15 +44,15 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # `python bench/admin_scale.py` puts bench/ first, not the project
     sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import bench_environment, create_database, percentile, raw_connection  # noqa: E402
+
 FORBIDDEN_DATABASES = {"jobdesk", "test_jobdesk", "jobdesk_bench"}
 FORBIDDEN_REDIS_DBS = {13, 14}  # the throughput bench's and the test suite's
-BENCH_EXPORTS_KEY = "test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # the Makefile's TEST_EXPORTS_KEY
 P50_GOAL_MS, P95_GOAL_MS = 300, 600
 FAILED_DOMAIN = "notifications"
 STATUSES = {"succeeded": 909, "queued": 30, "running": 10, "retrying": 20, "dead": 20, "canceled": 10, "pending": 1}
@@ -117,31 +116,11 @@ def parse_args():
 
 def setup(args):
     """Point this process at the bench's own database and Redis db, create and migrate the database."""
-    db_url = urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres")
-    redis_url = urlsplit(os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
-    if not db_url.scheme.startswith("postgres") or redis_url.scheme not in ("redis", "rediss"):
-        sys.exit("DATABASE_URL must be a postgres:// URL and REDIS_URL a redis:// URL (the bench picks the "
-                 "database name and number)")
-    os.environ.update(
-        DATABASE_URL=urlunsplit(db_url._replace(path=f"/{args.database}")),
-        REDIS_URL=urlunsplit(redis_url._replace(path=f"/{args.redis_db}")),
-        DEBUG="false", SECURE_SSL_REDIRECT="false", DJANGO_SETTINGS_MODULE="project.settings",
-    )
-    os.environ["QUEUE_REDIS_URL"] = os.environ["REDIS_URL"]
     os.environ.setdefault("QUEUE_NAMESPACE", "jdadmin")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("EXPORTS_ENCRYPTION_KEYS", BENCH_EXPORTS_KEY)
-    os.environ["ALLOWED_HOSTS"] = "testserver"  # django.test.Client's host
+    bench_environment(args.database, args.redis_db, ALLOWED_HOSTS="testserver")  # django.test.Client's host
+    create_database(args.database, fresh=args.fresh)
     import django
-    import psycopg
-    from psycopg import sql
 
-    url = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunsplit(url._replace(path="/postgres")), autocommit=True) as conn:
-        if args.fresh:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.database)))
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.database)))
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -154,12 +133,6 @@ def setup(args):
         sys.exit(f"migrate failed on {args.database}: {exc}\n(migrations renamed since it was made? try --fresh)")
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}).enable()
-
-
-def raw_connection():
-    import psycopg
-
-    return psycopg.connect(os.environ["DATABASE_URL"])
 
 
 # --- seeding: the ledger ------------------------------------------------------------------------------
@@ -364,11 +337,6 @@ def pages(client, failed_queue):
         ("dead letters", f"{base}dead-letters/", "optional"),
         ("django-rq failed registry", f"/admin/django-rq/queues/{rq_index}/failed/", "rq"),
     ]
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def measure(client, url, repeat):

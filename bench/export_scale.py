@@ -41,7 +41,6 @@ import hashlib
 import http.client
 import json
 import logging
-import math
 import os
 import random
 import shutil
@@ -55,15 +54,15 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # `python bench/export_scale.py` puts bench/ first, not the project
     sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import bench_environment, create_database, percentile, raw_connection  # noqa: E402
+
 FORBIDDEN_DATABASES = {"jobdesk", "test_jobdesk", "jobdesk_bench", "jobdesk_admin_bench"}
 FORBIDDEN_REDIS_DBS = {11, 13, 14}  # the admin bench's, the throughput bench's, the test suite's
-BENCH_EXPORTS_KEY = "test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # the Makefile's TEST_EXPORTS_KEY
 ROWS_GOAL, RSS_GOAL_MB, P99_GOAL_MS = 50_000, 200, 50
 FORMATS = ("csv", "jsonl", "xlsx")
 API_PATH = "/api/control-panel/analytics/export"
@@ -100,25 +99,11 @@ def parse_args():
 
 def setup(args, media_root):
     """The bench environment for this process and its children; create and migrate the database."""
-    db_url = urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres")
-    redis_url = urlsplit(os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
-    if not db_url.scheme.startswith("postgres") or redis_url.scheme not in ("redis", "rediss"):
-        sys.exit("DATABASE_URL must be postgres://, REDIS_URL redis:// (the bench picks database and number)")
-    os.environ.update(
-        DATABASE_URL=urlunsplit(db_url._replace(path=f"/{args.database}")),
-        REDIS_URL=urlunsplit(redis_url._replace(path=f"/{args.redis_db}")),
-        DEBUG="false", SECURE_SSL_REDIRECT="false", ALLOWED_HOSTS="127.0.0.1,localhost", QUEUE_NAMESPACE="jdexport",
-        MEDIA_ROOT=media_root, DJANGO_SETTINGS_MODULE="project.settings", PYTHONUNBUFFERED="1")
-    os.environ["QUEUE_REDIS_URL"] = os.environ["REDIS_URL"]
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("EXPORTS_ENCRYPTION_KEYS", BENCH_EXPORTS_KEY)
+    bench_environment(args.database, args.redis_db, ALLOWED_HOSTS="127.0.0.1,localhost",
+                      QUEUE_NAMESPACE="jdexport", MEDIA_ROOT=media_root)
+    create_database(args.database)
     import django
-    import psycopg
-    from psycopg import sql
 
-    with psycopg.connect(urlunsplit(db_url._replace(path="/postgres")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.database]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.database)))
     django.setup()
     from django.core.management import call_command
 
@@ -127,12 +112,6 @@ def setup(args, media_root):
     with raw_connection() as conn:  # what earlier runs left, except the analytics rows (for --reuse)
         conn.execute("TRUNCATE exports_export, jobs_jobattempt, jobs_jobrecord, audit_auditevent, "
                       "project_guildapitoken CASCADE")
-
-
-def raw_connection():
-    import psycopg
-
-    return psycopg.connect(os.environ["DATABASE_URL"])
 
 
 # --- seeding ------------------------------------------------------------------------------------------
@@ -309,11 +288,6 @@ def stop_gunicorn(proc):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # its own session: the master and its workers
             proc.wait()
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def load(port, token, guild, clients, requests, duration):

@@ -55,11 +55,12 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # `python bench/throughput.py` puts bench/ first, not the project
     sys.path.insert(0, str(BASE_DIR))
+
+from bench.common import bench_environment, create_database  # noqa: E402
 
 BARE_QUEUE = "jdbench-bare"
 BARE_NOOP = "bench.throughput.noop"
@@ -117,36 +118,8 @@ def parse_args():
 
 def configure_environment(args):
     """Point this process, and the workers it starts, at the bench's own database and Redis db."""
-    db_url = urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/jobdesk")
-    if not db_url.scheme.startswith("postgres"):
-        sys.exit(f"DATABASE_URL must be a PostgreSQL URL, got {db_url.scheme}://")
-    redis_url = os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379"
-    redis_url = urlsplit(redis_url)
-    if redis_url.scheme not in ("redis", "rediss"):
-        sys.exit("REDIS_URL must be a redis:// URL (the bench picks its own database number)")
-    os.environ.update(
-        DATABASE_URL=urlunsplit(db_url._replace(path=f"/{args.database}")),
-        REDIS_URL=urlunsplit(redis_url._replace(path=f"/{args.redis_db}")),
-        JOBS_TASK_MODULES="bench.jobtypes",
-        DEBUG="false",
-        SECURE_SSL_REDIRECT="false",
-        DJANGO_SETTINGS_MODULE="project.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    os.environ["QUEUE_REDIS_URL"] = os.environ["REDIS_URL"]
     os.environ.setdefault("QUEUE_NAMESPACE", "jdbench")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-
-
-def create_database(name):
-    """Create the bench database if it is missing (through the maintenance database ``postgres``)."""
-    import psycopg
-    from psycopg import sql
-
-    url = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunsplit(url._replace(path="/postgres")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    bench_environment(args.database, args.redis_db, JOBS_TASK_MODULES="bench.jobtypes")
 
 
 def setup_django(args):
