@@ -9,4 +9,8 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from audit import receivers  # noqa: F401  (connects the job signal)
+        from django.db import connection
+
+        from audit import receivers
+
+        receivers.connect(job_changes_in_python=connection.vendor != "postgresql")

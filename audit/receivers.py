@@ -1,6 +1,9 @@
-"""Every enqueue and every job state change becomes an audit event, in the same transaction."""
+"""Every enqueue and every job state change becomes an audit event, in the same transaction.
 
-from django.dispatch import receiver
+On PostgreSQL the ledger's own triggers write the job events (migration 0003: one statement per state
+change, and no ledger write can skip them); elsewhere (SQLite for ``make run``) ``record_job_state_changes``
+does, from ``job_state_changed``. Staff actions are recorded here on every database.
+"""
 
 from audit.models import AuditEvent
 from jobs.signals import job_state_changed, staff_action
@@ -12,7 +15,12 @@ def _action(change):
     return "job.enqueued" if change.old is None and change.reason == "enqueued" else f"job.{change.new}"
 
 
-@receiver(job_state_changed, dispatch_uid="audit.job_state_changed")
+def connect(*, job_changes_in_python):
+    if job_changes_in_python:
+        job_state_changed.connect(record_job_state_changes, dispatch_uid="audit.job_state_changed")
+    staff_action.connect(record_staff_action, dispatch_uid="audit.staff_action")
+
+
 def record_job_state_changes(sender, changes, **kwargs):
     # A staff action on someone else's job: the event keeps the job's correlation ID (its timeline) and
     # names the staff member's request too, so the action can be traced from either side.
@@ -30,7 +38,6 @@ def record_job_state_changes(sender, changes, **kwargs):
     ])
 
 
-@receiver(staff_action, dispatch_uid="audit.staff_action")
 def record_staff_action(sender, actor, action, resource_type, resource_id, data, **kwargs):
     AuditEvent.objects.create(
         action=action, resource_type=resource_type, resource_id=str(resource_id), actor_id=getattr(actor, "pk", actor),

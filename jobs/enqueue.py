@@ -1,8 +1,9 @@
 """``enqueue`` and ``enqueue_many``: validate, write the ledger row in the caller's transaction, hand
 it to RQ when that transaction commits, and return the record at once.
 
-Cost: one INSERT (plus the audit event's) inside the caller's transaction and one Redis pipeline after
-commit; a batch is one multi-row INSERT and one pipeline, whatever its size.
+Cost: one INSERT inside the caller's transaction (on PostgreSQL the audit event follows by trigger in
+the same statement; called in autocommit, that INSERT is the whole transaction) and one Redis pipeline
+after commit; a batch is one COPY (or multi-row INSERT) and one pipeline, whatever its size.
 """
 
 from datetime import datetime, timedelta
@@ -65,12 +66,13 @@ def _new_record(job_type, payload, *, now, run_at, priority, actor, guild, corre
     if parent_ctx is not None:
         actor_id = actor_id if actor_id is not None else parent_ctx.actor_id
         guild_id = guild_id if guild_id is not None else parent_ctx.guild_id
+    parent_id = parent_ctx.record_id if parent_ctx else None
     return JobRecord(
         job_type=job_type.name, queue=queue_name(job_type.queue, priority), priority=priority,
         payload=payload, status=Status.QUEUED, max_attempts=job_type.attempts_allowed, run_at=run_at,
         correlation_id=correlation_id, actor_id=actor_id, guild_id=guild_id,
-        parent_id=parent_ctx.record_id if parent_ctx else None, created_at=now, queued_at=now,
-        status_changed_at=now,
+        parent_id=parent_id, created_at=now, queued_at=now, status_changed_at=now,
+        status_note={"reason": "enqueued", **({"parent": str(parent_id)} if parent_id else {})},
     )
 
 
@@ -96,6 +98,16 @@ def _announce_enqueued(records):
     ])
 
 
+def _write(records, insert):
+    """Insert ``records``, announce them, and dispatch them once the caller's transaction commits (at
+    once in autocommit, where the INSERT alone is the transaction when nothing listens)."""
+    with states.change_scope():
+        insert(records)
+        if states.has_listeners():
+            _announce_enqueued(records)
+    transaction.on_commit(lambda: dispatch(records))
+
+
 def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=None, priority=Priority.DEFAULT,
             correlation_id=None) -> JobRecord:
     """Enqueue one job of ``job_type`` and return its record at once.
@@ -110,10 +122,7 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
     now = timezone.now()
     record = _new_record(job_type, clean, now=now, run_at=_run_at(delay, run_at, now), priority=priority,
                          actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx)
-    with transaction.atomic():
-        record.save(force_insert=True)
-        _announce_enqueued([record])
-        transaction.on_commit(lambda: dispatch([record]))
+    _write([record], lambda records: record.save(force_insert=True))
     return record
 
 
@@ -138,8 +147,5 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
     ]
     if not records:
         return []
-    with transaction.atomic():
-        insert_rows(JobRecord, records)
-        _announce_enqueued(records)
-        transaction.on_commit(lambda: dispatch(records))
+    _write(records, lambda records: insert_rows(JobRecord, records))
     return records

@@ -55,6 +55,10 @@ class JobRecord(models.Model):
     last_error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True, help_text="Worker of the current or last attempt.")
     cancel_requested = models.BooleanField(default=False)
+    status_note = models.JSONField(
+        default=dict, blank=True, db_default={},
+        help_text="Why the record is in its status: reason, the staff member who moved it, attempt details.",
+    )
 
     created_at = models.DateTimeField(db_index=False)
     queued_at = models.DateTimeField(null=True, blank=True)

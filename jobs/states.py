@@ -13,16 +13,26 @@ process died after commit), and the relay dispatches ``pending`` rows again.
 
 Every change is a compare-and-set: ``UPDATE … WHERE id = %s AND status IN (expected)``. Two workers, or
 a worker and the reconciler, racing for the same change: exactly one UPDATE matches, the other gets
-``False`` and must back off. Each change sends ``job_state_changed`` inside its transaction.
+``False`` and must back off. Each change writes ``status_note`` (why: reason, the staff member, attempt
+details) in the same UPDATE, and sends ``job_state_changed`` inside its transaction.
+
+Cost: on PostgreSQL the audit log follows the ledger by trigger (``audit`` migration 0003), so when no
+receiver listens to ``job_state_changed`` a change is one statement, which is its own transaction in
+autocommit: no BEGIN, no COMMIT, no audit INSERT of its own. The runner's claim and finish are one
+statement each there too (``jobs.statements``). A receiver, when there is one, gets the change inside
+an atomic block with the write.
 """
 
 import functools
+from contextlib import nullcontext
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jobs import statements
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
 from jobs.signals import StateChange, job_state_changed
+from project import correlation
 
 # to-state: the from-states it may be reached from
 TRANSITIONS = {
@@ -70,6 +80,28 @@ def announce(changes):
         job_state_changed.send(sender=JobRecord, changes=changes)
 
 
+def has_listeners():
+    return job_state_changed.has_listeners(JobRecord)
+
+
+def change_scope():
+    """Where a change's writes go: an atomic block when a receiver will write beside them, else none
+    (one statement in autocommit is a transaction by itself; inside a caller's block it joins it)."""
+    return transaction.atomic(savepoint=False) if has_listeners() else nullcontext()
+
+
+def status_note(correlation_id, *, reason="", actor_id=None, data=None):
+    """The record's ``status_note`` for a change: reason and details, the staff member who made it,
+    and the request behind it when that is not the job's own (a staff action on someone's job)."""
+    note = {"reason": reason, **(data or {})}
+    if actor_id is not None:
+        note["actor_id"] = actor_id
+    request_cid = correlation.get()
+    if request_cid and request_cid != correlation_id:
+        note["request_correlation_id"] = request_cid
+    return note
+
+
 def transition(record, to, *, expected, actor_id=None, reason="", data=None, attempt=None, **fields):
     """Move ``record`` to ``to`` if its status is still one of ``expected``; True if this call won.
 
@@ -79,12 +111,11 @@ def transition(record, to, *, expected, actor_id=None, reason="", data=None, att
     """
     expected = _check(expected, to)
     now = timezone.now()
-    values = {"status": to, "status_changed_at": now, **fields}
+    values = {"status": to, "status_changed_at": now,
+              "status_note": status_note(record.correlation_id, reason=reason, actor_id=actor_id, data=data), **fields}
     if to in TIMESTAMPS:
         values[TIMESTAMPS[to]] = now
-    # savepoint=False: inside a caller's transaction a failure here fails that whole transaction,
-    # which is what every caller wants, and it spares two round trips per change.
-    with transaction.atomic(savepoint=False):
+    with change_scope():
         rows = JobRecord.objects.filter(pk=record.pk, status__in=expected)
         if attempt is not None:
             rows = rows.filter(attempts=attempt)
@@ -104,13 +135,28 @@ def start_attempt(record_id, *, worker):
     Returns ``(record, attempt)``, or ``(None, None)`` when the record is not runnable any more (it was
     canceled, already ran, or another worker won it): the caller must then do nothing.
 
-    One UPDATE … RETURNING claims and reads the record (raw SQL: the ORM has no UPDATE … RETURNING).
+    One UPDATE … RETURNING claims and reads the record (raw SQL: the ORM has no UPDATE … RETURNING); on
+    PostgreSQL the same statement opens the attempt.
     """
     now = timezone.now()
     expected = sorted(_check({Status.PENDING, Status.QUEUED, Status.RETRYING}, Status.RUNNING))
-    with transaction.atomic():
+    note = status_note(None, data={"worker": worker})
+    with change_scope():
+        if connection.vendor == "postgresql":
+            record, attempt = statements.claim(record_id, worker=worker, now=now, expected=expected, note=note)
+        else:
+            record, attempt = _claim_portably(record_id, worker=worker, now=now, expected=expected, note=note)
+        if record is not None:
+            old = Status.QUEUED if record.attempts == 1 else Status.RETRYING
+            announce([_change(record, old, Status.RUNNING, data={"attempt": record.attempts, "worker": worker})])
+    return record, attempt
+
+
+def _claim_portably(record_id, *, worker, now, expected, note):
+    with transaction.atomic(savepoint=False):
         claimed = list(JobRecord.objects.raw(_claim_sql(len(expected)), [
-            Status.RUNNING, _db_datetime(now), _db_datetime(now), worker, _db_pk(record_id), *expected,
+            Status.RUNNING, _db_datetime(now), _db_datetime(now), worker, _db_json(note), _db_pk(record_id),
+            *expected,
         ]))
         if not claimed:
             return None, None
@@ -119,8 +165,6 @@ def start_attempt(record_id, *, worker):
             record=record, number=record.attempts, worker=worker, started_at=now,
             correlation_id=record.correlation_id, queue=record.queue,
         )
-        old = Status.QUEUED if record.attempts == 1 else Status.RETRYING
-        announce([_change(record, old, Status.RUNNING, data={"attempt": record.attempts, "worker": worker})])
     return record, attempt
 
 
@@ -131,13 +175,17 @@ def _claim_sql(n_expected):
     return (
         f"UPDATE {qn(JobRecord._meta.db_table)} SET {qn('status')} = %s, {qn('status_changed_at')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = COALESCE({qn('started_at')}, %s), "
-        f"{qn('worker')} = %s WHERE {qn('id')} = %s AND {qn('status')} IN ({', '.join(['%s'] * n_expected)}) "
+        f"{qn('worker')} = %s, {qn('status_note')} = %s WHERE {qn('id')} = %s AND {qn('status')} IN ({', '.join(['%s'] * n_expected)}) "
         f"AND NOT {qn('cancel_requested')} RETURNING {columns}"
     )
 
 
 def _db_datetime(value):
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def _db_json(value):
+    return JobRecord._meta.get_field("status_note").get_db_prep_save(value, connection)
 
 
 def _db_pk(value):
@@ -155,14 +203,27 @@ def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", er
     error_type, message, tb = error or ("", "", "")
     if error:
         fields.update(last_error_type=error_type, last_error=message)
-    with transaction.atomic():
-        if not transition(record, to, expected={Status.RUNNING}, attempt=attempt.number, actor_id=actor_id,
-                          reason=reason, data={"attempt": attempt.number, "outcome": outcome}, **fields):
-            return False
-        JobAttempt.objects.filter(pk=attempt.pk).update(
-            ended_at=now, outcome=outcome, error_type=error_type, error_message=message, traceback=tb,
-            retry_delay=retry_delay,
-        )
+    data = {"attempt": attempt.number, "outcome": outcome}
+    closed = {"ended_at": now, "outcome": outcome, "error_type": error_type, "error_message": message,
+              "traceback": tb, "retry_delay": retry_delay}
+    if connection.vendor == "postgresql":
+        _check({Status.RUNNING}, to)
+        values = {"status": to, "status_changed_at": now, TIMESTAMPS[to]: now, **fields,
+                  "status_note": status_note(record.correlation_id, reason=reason, actor_id=actor_id, data=data)}
+        with change_scope():
+            if not statements.finish(record.pk, attempt.pk, number=attempt.number, record_values=values,
+                                     attempt_values=closed):
+                return False
+            old = record.status
+            for name, value in values.items():
+                setattr(record, name, value)
+            announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
+    else:
+        with transaction.atomic():
+            if not transition(record, to, expected={Status.RUNNING}, attempt=attempt.number, actor_id=actor_id,
+                              reason=reason, data=data, **fields):
+                return False
+            JobAttempt.objects.filter(pk=attempt.pk).update(**closed)
     attempt.ended_at, attempt.outcome, attempt.error_type = now, outcome, error_type
     return True
 
