@@ -10,11 +10,13 @@ class AuditEvent(models.Model):
     """
 
     created_at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     action = models.CharField(max_length=100)
     resource_type = models.CharField(max_length=100)
     resource_id = models.CharField(max_length=100)
-    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     correlation_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True)
 
@@ -24,6 +26,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["correlation_id", "created_at"], name="audit_correlation_idx"),
             models.Index(fields=["resource_type", "resource_id", "created_at"], name="audit_resource_idx"),
             models.Index(fields=["-created_at"], name="audit_created_idx"),
+            # Most job events have no actor (the worker's) and many no guild: partial FK indexes.
+            models.Index(fields=["actor"], name="audit_actor_idx", condition=models.Q(actor__isnull=False)),
+            models.Index(fields=["guild"], name="audit_guild_idx", condition=models.Q(guild__isnull=False)),
         ]
 
     def __str__(self):

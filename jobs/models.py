@@ -40,13 +40,15 @@ class JobRecord(models.Model):
     max_attempts = models.PositiveSmallIntegerField()
     run_at = models.DateTimeField(null=True, blank=True, help_text="Not before this time.")
     correlation_id = models.CharField(max_length=64)
+    # Indexes for these three are in Meta: partial, or led by the guild, so that most rows cost none.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
     )
-    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs",
+                              db_index=False)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
-        help_text="The job that enqueued this one.",
+        help_text="The job that enqueued this one.", db_index=False,
     )
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100.")
     progress_message = models.CharField(max_length=200, blank=True)
@@ -83,7 +85,9 @@ class JobRecord(models.Model):
             models.Index(fields=["job_type", "-created_at"], name="job_type_created_idx"),
             models.Index(fields=["queue", "status"], name="job_queue_status_idx"),
             models.Index(fields=["status", "queue"], name="job_status_queue_idx"),  # queues page counts
-            models.Index(fields=["guild", "-created_at"], name="job_guild_created_idx"),
+            models.Index(fields=["guild", "-created_at"], name="job_guild_created_idx"),  # also the FK's
+            models.Index(fields=["actor"], name="job_actor_idx", condition=models.Q(actor__isnull=False)),
+            models.Index(fields=["parent"], name="job_parent_idx", condition=models.Q(parent__isnull=False)),
             models.Index(fields=["correlation_id"], name="job_correlation_idx"),
             # The relay and the reconciler scan non-terminal rows by age.
             models.Index(
