@@ -84,6 +84,7 @@ def parse_args():
     add("--requests", type=int, help="POSTs to the export endpoint (2,000; quick 300)")
     add("--clients", type=int, default=50, help="concurrent HTTP clients (50)")
     add("--duration", type=float, default=120, help="stop the load after this many seconds (120)")
+    add("--endpoint-only", action="store_true", help="measure the enqueue endpoint only, no exports")
     add("--reuse", action="store_true", help="skip seeding when the bench guilds already hold those rows")
     add("--database", default="jobdesk_export_bench", help="PostgreSQL database (jobdesk_export_bench)")
     add("--redis-db", type=int, default=8, help="Redis database, flushed at start and end (8)")
@@ -360,6 +361,12 @@ def endpoint_run(guild, args, log_dir):
 
 
 def report(exports, endpoint):
+    if exports:
+        report_exports(exports)
+    report_endpoint(endpoint)
+
+
+def report_exports(exports):
     print(f"\n{'export':8} {'rows':>10} {'job s':>7} {'rows/s':>9} {'peak RSS MB':>11} {'at fork MB':>10} "
           f"{'file MB':>8} {'worker s':>8}   goal")
     for r in exports:
@@ -373,6 +380,9 @@ def report(exports, endpoint):
     print(f"  peak RSS from {exports[0]['rows']:,} to {exports[-1]['rows']:,} rows: {', '.join(growth)}")
     print(f"goals: >= {ROWS_GOAL:,} rows/s for csv and jsonl; peak RSS (the horse's) < {RSS_GOAL_MB} MB at any "
           "size\n(job s: ledger started_at..succeeded_at; worker s: process start to exit; file MB: plaintext)")
+
+
+def report_endpoint(endpoint):
     print(f"\nPOST {API_PATH}, gunicorn -w 2 (sync workers)")
     print(f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'non-202':>7} "
           f"{'client CPU':>10}   goal")
@@ -400,7 +410,8 @@ def main():
               f"load average {os.getloadavg()[0]:.2f} before the run")
         redis_connection().flushdb()
         guilds, api_guild = bench_guilds(args)
-        exports = [export_run(guild, rows, fmt, log_dir) for guild, rows in guilds for fmt in FORMATS]
+        exports = [] if args.endpoint_only else [
+            export_run(guild, rows, fmt, log_dir) for guild, rows in guilds for fmt in FORMATS]
         print("endpoint: gunicorn, warm-up, 1 client, then the load ...", flush=True)
         endpoint = endpoint_run(api_guild, args, log_dir)
         report(exports, endpoint)

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - rq-scheduler is a pinned dependency
     DjangoScheduler = None
 
 from jobs import runner  # noqa: F401  (imported once here, before the worker forks, not in every job)
+from jobs.connection import without_client_setinfo
 from jobs.dispatch import RUNNER
 from jobs.queues import PAUSE_POLL, paused_key
 
@@ -75,6 +76,8 @@ class _JobdeskWorkerMixin:
     def __init__(self, *args, **kwargs):
         kwargs["serializer"] = JSONSerializer
         kwargs["job_class"] = Job
+        if kwargs.get("connection") is not None:
+            without_client_setinfo(kwargs["connection"])
         kwargs.setdefault("job_monitoring_interval", settings.QUEUE_JOB_HEARTBEAT)
         kwargs.setdefault("maintenance_interval", max(5, settings.QUEUE_JOB_HEARTBEAT))
         kwargs.setdefault("default_result_ttl", settings.QUEUE_RESULT_TTL)
