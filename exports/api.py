@@ -10,8 +10,7 @@ from exports import services
 from jobs.api import ErrorOut, accepted
 from jobs.errors import JobError
 from project.api_auth import check_body_size, session_or_token
-from project.models import Guild
-from project.tenancy import guild_ids_for, is_guild_admin
+from project.tenancy import ADMIN_ROLES, membership
 
 router = Router(tags=["control panel"])
 
@@ -60,8 +59,9 @@ def _guild_for_admin(request, guild_id):
         if token_guild.pk != guild_id:
             raise JobError("no such guild for this token", field="guild", code="not_found")
         return token_guild
-    if guild_id not in guild_ids_for(request.user):
+    member = membership(request.user, guild_id)
+    if member is None:
         raise JobError("no such guild among yours", field="guild", code="not_found")
-    if not is_guild_admin(request.user, guild_id):
+    if member.role not in ADMIN_ROLES:
         raise HttpError(403, "only the guild's admins may export its analytics")
-    return Guild.objects.get(pk=guild_id)
+    return member.guild

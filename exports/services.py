@@ -1,5 +1,6 @@
 """Export requests and downloads: the rules, in one place, for the API, the control panel and the admin."""
 
+import uuid
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -51,11 +52,11 @@ def export_request(*, guild, user, format, start, end, metrics, idempotency_key=
                                          created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW).first()
         if previous:
             return previous, False
+    job_id = uuid.uuid4()  # named before the job exists: the export row points at it from its INSERT
     with transaction.atomic():
         export = Export.objects.create(guild=guild, requested_by=user, format=format, start=start, end=end,
-                                       metrics=sorted(set(metrics)), idempotency_key=idempotency_key)
-        export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild)
-        export.save(update_fields=["job"])
+                                       metrics=sorted(set(metrics)), idempotency_key=idempotency_key, job_id=job_id)
+        export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild, job_id=job_id)
     return export, True
 
 

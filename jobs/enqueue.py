@@ -109,8 +109,11 @@ def _write(records, insert):
 
 
 def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=None, priority=Priority.DEFAULT,
-            correlation_id=None) -> JobRecord:
+            correlation_id=None, job_id=None) -> JobRecord:
     """Enqueue one job of ``job_type`` and return its record at once.
+
+    ``job_id`` (a UUID) names the record when the caller must point at it before it exists, e.g. from a
+    row it inserts first in the same transaction (foreign keys are checked at commit).
 
     Raises ``JobError`` (naming the field) for an unknown type or a payload its schema refuses; nothing is
     written then. The RQ job is created only when the caller's transaction commits: work that is rolled
@@ -122,6 +125,8 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
     now = timezone.now()
     record = _new_record(job_type, clean, now=now, run_at=_run_at(delay, run_at, now), priority=priority,
                          actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx)
+    if job_id is not None:
+        record.id = job_id
     _write([record], lambda records: record.save(force_insert=True))
     return record
 

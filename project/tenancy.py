@@ -26,6 +26,14 @@ def is_guild_admin(user, guild_id) -> bool:
         user=user, guild_id=guild_id, role__in=ADMIN_ROLES).exists()
 
 
+def membership(user, guild_id) -> Membership | None:
+    """``user``'s membership of the guild (with the guild), or None: one query for "is this my guild, and
+    what may I do there"."""
+    if user is None or not user.is_authenticated:
+        return None
+    return Membership.objects.select_related("guild").filter(user=user, guild_id=guild_id).first()
+
+
 def api_token_create(*, guild: Guild, name: str, created_by=None) -> tuple[GuildApiToken, str]:
     """A new token for ``guild``; the plain token is returned once and never stored."""
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
