@@ -10,6 +10,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -63,13 +64,13 @@ class JobRecordAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["retry_selected", "cancel_selected", "requeue_selected", "delete_selected"]
     inlines = [JobAttemptInline]
-    readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "attempts", "max_attempts", "run_at",
-                       "correlation_id", "actor", "guild", "parent", "progress", "progress_message", "result_pretty",
+    readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "status_reason", "attempts",
+                       "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "progress", "progress_message", "result_pretty",
                        "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
                        "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty"]
     fieldsets = [
-        (None, {"fields": ["id", "job_type", "status_badge", "queue", "priority", "correlation_id", "actor", "guild",
-                           "parent"]}),
+        (None, {"fields": ["id", "job_type", "status_badge", "status_reason", "queue", "priority", "correlation_id",
+                           "actor", "guild", "parent"]}),
         ("Progress and outcome", {"fields": ["progress", "progress_message", "attempts", "max_attempts",
                                              "result_pretty", "last_error_type", "last_error", "worker"]}),
         ("Payload", {"fields": ["payload_pretty"]}),
@@ -119,6 +120,17 @@ class JobRecordAdmin(admin.ModelAdmin):
     @admin.display(description="status")
     def status_badge(self, obj):
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="why")
+    def status_reason(self, obj):
+        """The last change's reason, and the staff member who made it, if one did."""
+        note = obj.status_note or {}
+        reason = note.get("reason") or "—"
+        actor_id = note.get("actor_id")
+        if not actor_id:
+            return reason
+        username = get_user_model().objects.filter(pk=actor_id).values_list("username", flat=True).first()
+        return f"{reason} (by {username or f'user #{actor_id}'})"
 
     @admin.display(description="attempts")
     def attempts_display(self, obj):

@@ -5,6 +5,7 @@ import pytest
 
 from audit.models import AuditEvent
 
+from jobs import services
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Status
 from project import correlation
@@ -72,6 +73,14 @@ def test_the_job_page_shows_attempts_rq_state_and_the_audit_timeline(client, ope
     child = JobRecord.objects.get(parent=record)
     assert f"/admin/jobs/jobrecord/{child.pk}/change/" in html, "child jobs are linked"
     assert "&quot;marker&quot;: &quot;page&quot;" in html, "the payload as readable JSON"
+
+
+def test_the_job_page_says_why_a_job_is_in_its_status_and_who_moved_it(client, operator):
+    dead = make_dead(marker="why", error="ValueError")
+    client.force_login(operator)
+    assert services.retry_job(dead, actor=operator)
+    html = client.get(f"{CHANGELIST}{dead.pk}/change/").content.decode()
+    assert f"retried by staff (by {operator.username})" in html
 
 
 def test_dead_letters_are_grouped_by_type_and_error(client, operator):
