@@ -2,17 +2,39 @@
 
 import hashlib
 import tempfile
+from itertools import islice
 from datetime import datetime, time, timedelta, timezone
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone as dj_timezone
+from django.db import connection, models
+from django.db.models import Func
+from django.db.models.functions import Cast
 from pydantic import BaseModel, Field
 
 from jobs.registry import job_type
 
 ROWS_PER_PROGRESS = 10_000
+ROWS_PER_WRITE = 5_000  # also the rows fetched per round trip: memory stays flat at any export size
+
+
+class IsoTime(Func):
+    """A timestamp as ``datetime.isoformat()`` writes it in UTC (microseconds only when there are some),
+    made by PostgreSQL: parsing timestamps into datetimes and formatting them again cost a third of an
+    export's time. Elsewhere (SQLite for ``make run``) the datetime itself, formatted by the writer."""
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        utc = f"({sql} AT TIME ZONE 'UTC')"
+        formatted = (f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+                     f"EXTRACT(MICROSECONDS FROM {utc})::bigint %% 1000000 = 0 THEN '' ELSE to_char({utc}, '.US') END "
+                     "|| '+00:00'")
+        return formatted, [*params, *params, *params]
+
+    def as_sql(self, compiler, connection, **extra):
+        return compiler.compile(self.source_expressions[0])
 
 
 class GenerateExport(BaseModel):
@@ -63,15 +85,22 @@ def generate(payload: GenerateExport, ctx):
     rows = AnalyticsEvent.objects.filter(guild_id=export.guild_id, time__gte=start, time__lt=end,
                                          kind__in=export.metrics).order_by("time", "id")
     total = rows.count()
+    rows = rows.annotate(
+        iso_time=IsoTime("time", output_field=models.CharField() if connection.vendor == "postgresql"
+                         else models.DateTimeField()),
+        dimensions_json=Cast("dimensions", models.TextField()),
+    )
     with tempfile.TemporaryFile() as encrypted:
         sealer = EncryptingWriter(encrypted)
         measured = _Measuring(sealer)
         writer = WRITERS[export.format](measured)
         count = 0
-        for row in rows.values_list("id", "time", "kind", "value", "dimensions").iterator(chunk_size=5000):
-            writer.write(row)
-            count += 1
-            if count % ROWS_PER_PROGRESS == 0:
+        stream = rows.values_list("id", "iso_time", "kind", "value", "dimensions_json").iterator(
+            chunk_size=ROWS_PER_WRITE)
+        while chunk := list(islice(stream, ROWS_PER_WRITE)):
+            writer.write_many(chunk)
+            reported, count = count // ROWS_PER_PROGRESS, count + len(chunk)
+            if count // ROWS_PER_PROGRESS > reported:
                 ctx.progress(99 * count // max(total, 1), f"{count} of {total} rows")
         writer.close()
         sealer.close()

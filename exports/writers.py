@@ -1,4 +1,10 @@
-"""Row writers: analytics rows to CSV, JSON Lines or XLSX, streamed into a binary file object."""
+"""Row writers: analytics rows to CSV, JSON Lines or XLSX, streamed into a binary file object.
+
+``write_many(rows)`` takes a chunk of rows and writes it as one piece: the hashing and encrypting
+layers below then see a few writes per thousand rows instead of one per row. A row is ``(id, time,
+kind, value, dimensions)`` with ``dimensions`` as the database's JSON text, written as it comes
+(parsing and re-encoding every row's JSON cost half of an export's time).
+"""
 
 import csv
 import io
@@ -7,26 +13,32 @@ import json
 COLUMNS = ["id", "time", "kind", "value", "dimensions"]
 
 
+def _iso(time):
+    """Rows carry the time as ISO 8601 text already (PostgreSQL formats it) or as a datetime."""
+    return time if isinstance(time, str) else time.isoformat()
+
+
 def _cells(row):
     event_id, time, kind, value, dimensions = row
-    return [event_id, time.isoformat(), kind, value, json.dumps(dimensions, sort_keys=True, separators=(",", ":"))]
+    return [event_id, _iso(time), kind, value, dimensions]
 
 
 class CsvWriter:
     def __init__(self, out):
         self._out = out
-        self._line = io.StringIO()
-        self._csv = csv.writer(self._line)
-        self._write(COLUMNS)
+        self._text = io.StringIO()
+        self._csv = csv.writer(self._text)
+        self._csv.writerow(COLUMNS)
+        self._flush()
 
-    def _write(self, cells):
-        self._csv.writerow(cells)
-        self._out.write(self._line.getvalue().encode())
-        self._line.seek(0)
-        self._line.truncate()
+    def _flush(self):
+        self._out.write(self._text.getvalue().encode())
+        self._text.seek(0)
+        self._text.truncate()
 
-    def write(self, row):
-        self._write(_cells(row))
+    def write_many(self, rows):
+        self._csv.writerows(map(_cells, rows))
+        self._flush()
 
     def close(self):
         pass
@@ -36,10 +48,13 @@ class JsonLinesWriter:
     def __init__(self, out):
         self._out = out
 
-    def write(self, row):
-        event_id, time, kind, value, dimensions = row
-        line = {"id": event_id, "time": time.isoformat(), "kind": kind, "value": value, "dimensions": dimensions}
-        self._out.write(json.dumps(line, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+    def write_many(self, rows):
+        # Keys in sorted order, as json.dumps(sort_keys=True) would write them.
+        self._out.write("".join(
+            f'{{"dimensions":{dimensions},"id":{event_id},"kind":{json.dumps(kind)},"time":"{_iso(time)}",'
+            f'"value":{json.dumps(value)}}}\n'
+            for event_id, time, kind, value, dimensions in rows
+        ).encode())
 
     def close(self):
         pass
@@ -57,8 +72,9 @@ class XlsxWriter:
         self._sheet = self._book.create_sheet("analytics")
         self._sheet.append(COLUMNS)
 
-    def write(self, row):
-        self._sheet.append(_cells(row))
+    def write_many(self, rows):
+        for row in rows:
+            self._sheet.append(_cells(row))
 
     def close(self):
         self._book.save(self._out)

@@ -26,7 +26,9 @@ def guilds():
     for day in range(1, 11):
         for kind in ("messages", "commands", "reactions"):
             events.append(AnalyticsEvent(guild=mine, kind=kind, value=day * 1.5,
-                                         time=datetime(2026, 3, day, 12, day, tzinfo=timezone.utc),
+                                         # odd days with microseconds: ISO 8601 shows them only then
+                                         time=datetime(2026, 3, day, 12, day, 7, 1001 * (day % 2) * day,
+                                                       tzinfo=timezone.utc),
                                          dimensions={"channel": f"c{day}", "emoji": "✓" if day % 2 else ""}))
     events.append(AnalyticsEvent(guild=other, kind="messages", time=datetime(2026, 3, 5, tzinfo=timezone.utc)))
     events.append(AnalyticsEvent(guild=mine, kind="messages", time=datetime(2026, 4, 1, tzinfo=timezone.utc)))
