@@ -313,7 +313,7 @@ def load(port, token, guild, clients, requests, duration, rate=None):
     lock, latencies, statuses, closed = threading.Lock(), [], Counter(), [0]
     left, deadline = [requests], time.monotonic() + duration
 
-    sent, began = [0], time.perf_counter()
+    sent = [0]
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # reconnects when the server closes

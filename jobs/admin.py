@@ -65,8 +65,8 @@ class JobRecordAdmin(admin.ModelAdmin):
     actions = ["retry_selected", "cancel_selected", "requeue_selected", "delete_selected"]
     inlines = [JobAttemptInline]
     readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "status_reason", "attempts",
-                       "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "progress", "progress_message", "result_pretty",
-                       "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
+                       "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "progress",
+                       "progress_message", "result_pretty", "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
                        "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty"]
     fieldsets = [
         (None, {"fields": ["id", "job_type", "status_badge", "status_reason", "queue", "priority", "correlation_id",

@@ -99,10 +99,11 @@ def _announce_enqueued(records):
 
 
 def _write(records, insert):
-    """Insert ``records``, announce them, and dispatch them once the caller's transaction commits (at
-    once in autocommit, where the INSERT alone is the transaction when nothing listens)."""
+    """Insert ``records`` (by calling ``insert``), announce them, and dispatch them once the caller's
+    transaction commits (at once in autocommit, where the INSERT alone is the transaction when nothing
+    listens)."""
     with states.change_scope():
-        insert(records)
+        insert()
         if states.has_listeners():
             _announce_enqueued(records)
     transaction.on_commit(lambda: dispatch(records))
@@ -127,7 +128,7 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
                          actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx)
     if job_id is not None:
         record.id = job_id
-    _write([record], lambda records: record.save(force_insert=True))
+    _write([record], lambda: record.save(force_insert=True))
     return record
 
 
@@ -152,5 +153,5 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
     ]
     if not records:
         return []
-    _write(records, lambda records: insert_rows(JobRecord, records))
+    _write(records, lambda: insert_rows(JobRecord, records))
     return records

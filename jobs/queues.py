@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.utils import timezone
 from rq import Worker as RQWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.suspension import WORKERS_SUSPENDED
 
 from jobs.connection import all_queue_names, redis_connection
 from jobs.errors import JobError
@@ -29,7 +30,20 @@ def paused_key():
 
 def paused_queue_names(conn=None) -> set[str]:
     conn = conn or redis_connection()
-    return {name.decode() if isinstance(name, bytes) else name for name in conn.smembers(paused_key())}
+    return _names(conn.smembers(paused_key()))
+
+
+def worker_controls(conn) -> tuple[frozenset[str], bool]:
+    """What a worker obeys, in one round trip: the paused queues, and whether ``rq suspend`` is on."""
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.smembers(paused_key())
+        pipe.exists(WORKERS_SUSPENDED)
+        names, suspended = pipe.execute()
+    return frozenset(_names(names)), bool(suspended)
+
+
+def _names(members):
+    return {name.decode() if isinstance(name, bytes) else name for name in members}
 
 
 def _known(name):

@@ -1,4 +1,5 @@
-"""The runner's two hot writes as one PostgreSQL statement each (used by ``jobs.states`` only).
+"""The runner's two hot writes as one PostgreSQL statement each (used by ``jobs.states`` only), and
+``db_value``, the parameter preparation raw ledger statements share.
 
 A run writes the ledger twice: the claim (record → running, attempt opened) and the finish (record →
 its outcome, attempt closed). As separate statements in a transaction that is BEGIN, two or three
@@ -26,8 +27,10 @@ def _column(meta, name):
     return _qn(meta.get_field(name).column)
 
 
-def _prep(meta, name, value):
-    return meta.get_field(name).get_db_prep_save(value, connection)
+def db_value(model, name, value):
+    """``value`` of field ``name`` as the database takes it in a raw statement's parameters."""
+    field = model._meta.get_field(name)
+    return field.get_db_prep_save(field.to_python(value) if field.primary_key else value, connection)
 
 
 @functools.cache
@@ -54,10 +57,10 @@ def _claim_sql(n_expected):
 
 def claim(record_id, *, worker, now, expected, note):
     """``(record, attempt)`` if the record was in ``expected`` and is now running, else ``(None, None)``."""
-    pk = _prep(_RECORD, "id", _RECORD.pk.to_python(record_id))
-    started = _prep(_RECORD, "started_at", now)
+    pk = db_value(JobRecord, "id", record_id)
+    started = db_value(JobRecord, "started_at", now)
     rows = list(JobRecord.objects.raw(_claim_sql(len(expected)), [
-        Status.RUNNING, started, started, worker, _prep(_RECORD, "status_note", note), pk, *expected,
+        Status.RUNNING, started, started, worker, db_value(JobRecord, "status_note", note), pk, *expected,
         worker, started, Outcome.RUNNING,
     ]))
     if not rows:
@@ -86,9 +89,9 @@ def finish(record_pk, attempt_pk, *, number, record_values, attempt_values):
         FROM finished WHERE {_qn(_ATTEMPT.db_table)}.id = %s AND {_qn(_ATTEMPT.db_table)}.record_id = finished.id
     """
     params = [
-        *(_prep(_RECORD, name, value) for name, value in record_values.items()),
-        _prep(_RECORD, "id", record_pk), Status.RUNNING, number,
-        *(_prep(_ATTEMPT, name, value) for name, value in attempt_values.items()),
+        *(db_value(JobRecord, name, value) for name, value in record_values.items()),
+        db_value(JobRecord, "id", record_pk), Status.RUNNING, number,
+        *(db_value(JobAttempt, name, value) for name, value in attempt_values.items()),
         attempt_pk,
     ]
     with connection.cursor() as cursor:

@@ -110,11 +110,7 @@ def transition(record, to, *, expected, actor_id=None, reason="", data=None, att
     same UPDATE. On success the in-memory ``record`` is updated too.
     """
     expected = _check(expected, to)
-    now = timezone.now()
-    values = {"status": to, "status_changed_at": now,
-              "status_note": status_note(record.correlation_id, reason=reason, actor_id=actor_id, data=data), **fields}
-    if to in TIMESTAMPS:
-        values[TIMESTAMPS[to]] = now
+    values = _change_values(record, to, timezone.now(), actor_id=actor_id, reason=reason, data=data, fields=fields)
     with change_scope():
         rows = JobRecord.objects.filter(pk=record.pk, status__in=expected)
         if attempt is not None:
@@ -122,11 +118,25 @@ def transition(record, to, *, expected, actor_id=None, reason="", data=None, att
         won = rows.update(**values) == 1
         if not won:
             return False
-        old = record.status
-        for name, value in values.items():
-            setattr(record, name, value)
-        announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
+        _changed(record, to, values, actor_id=actor_id, reason=reason, data=data)
     return True
+
+
+def _change_values(record, to, now, *, actor_id, reason, data, fields):
+    """The columns one change writes: status, its timestamps, ``status_note`` and the caller's ``fields``."""
+    values = {"status": to, "status_changed_at": now,
+              "status_note": status_note(record.correlation_id, reason=reason, actor_id=actor_id, data=data), **fields}
+    if to in TIMESTAMPS:
+        values[TIMESTAMPS[to]] = now
+    return values
+
+
+def _changed(record, to, values, *, actor_id, reason, data):
+    """After a won change: bring the in-memory ``record`` up to date and announce the change."""
+    old = record.status
+    for name, value in values.items():
+        setattr(record, name, value)
+    announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
 
 
 def start_attempt(record_id, *, worker):
@@ -154,9 +164,10 @@ def start_attempt(record_id, *, worker):
 
 def _claim_portably(record_id, *, worker, now, expected, note):
     with transaction.atomic(savepoint=False):
+        started = statements.db_value(JobRecord, "started_at", now)
         claimed = list(JobRecord.objects.raw(_claim_sql(len(expected)), [
-            Status.RUNNING, _db_datetime(now), _db_datetime(now), worker, _db_json(note), _db_pk(record_id),
-            *expected,
+            Status.RUNNING, started, started, worker, statements.db_value(JobRecord, "status_note", note),
+            statements.db_value(JobRecord, "id", record_id), *expected,
         ]))
         if not claimed:
             return None, None
@@ -175,21 +186,9 @@ def _claim_sql(n_expected):
     return (
         f"UPDATE {qn(JobRecord._meta.db_table)} SET {qn('status')} = %s, {qn('status_changed_at')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = COALESCE({qn('started_at')}, %s), "
-        f"{qn('worker')} = %s, {qn('status_note')} = %s WHERE {qn('id')} = %s AND {qn('status')} IN ({', '.join(['%s'] * n_expected)}) "
-        f"AND NOT {qn('cancel_requested')} RETURNING {columns}"
+        f"{qn('worker')} = %s, {qn('status_note')} = %s WHERE {qn('id')} = %s "
+        f"AND {qn('status')} IN ({', '.join(['%s'] * n_expected)}) AND NOT {qn('cancel_requested')} RETURNING {columns}"
     )
-
-
-def _db_datetime(value):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _db_json(value):
-    return JobRecord._meta.get_field("status_note").get_db_prep_save(value, connection)
-
-
-def _db_pk(value):
-    return JobRecord._meta.pk.get_db_prep_value(JobRecord._meta.pk.to_python(value), connection)
 
 
 def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", error=None, retry_delay=None,
@@ -208,16 +207,12 @@ def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", er
               "traceback": tb, "retry_delay": retry_delay}
     if connection.vendor == "postgresql":
         _check({Status.RUNNING}, to)
-        values = {"status": to, "status_changed_at": now, TIMESTAMPS[to]: now, **fields,
-                  "status_note": status_note(record.correlation_id, reason=reason, actor_id=actor_id, data=data)}
+        values = _change_values(record, to, now, actor_id=actor_id, reason=reason, data=data, fields=fields)
         with change_scope():
             if not statements.finish(record.pk, attempt.pk, number=attempt.number, record_values=values,
                                      attempt_values=closed):
                 return False
-            old = record.status
-            for name, value in values.items():
-                setattr(record, name, value)
-            announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
+            _changed(record, to, values, actor_id=actor_id, reason=reason, data=data)
     else:
         with transaction.atomic():
             if not transition(record, to, expected={Status.RUNNING}, attempt=attempt.number, actor_id=actor_id,

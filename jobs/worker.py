@@ -13,8 +13,8 @@
 - Fewer Redis round trips per job (about 9 where RQ makes 18): the worker's own heartbeat, which RQ
   sends up to three times per job as two separate commands, goes at most once a second in one round
   trip (its key lives ``worker_ttl`` seconds, minutes by default); paused queues and ``rq suspend`` are
-  read together at most once a second (and an idle worker honours both); and a success skips RQ's WATCH and read of the job's dependents, which ledger jobs
-  never have (the ledger, not RQ, chains work).
+  read together at most once a second (and an idle worker honours both); and a success skips RQ's
+  WATCH and read of the job's dependents, which ledger jobs never have (the ledger, not RQ, chains work).
 """
 
 import logging
@@ -27,7 +27,6 @@ from rq import SimpleWorker as RQSimpleWorker
 from rq import Worker as RQWorker
 from rq.job import Job as RQJob
 from rq.serializers import JSONSerializer
-from rq.suspension import WORKERS_SUSPENDED
 
 try:
     from django_rq.queues import DjangoScheduler
@@ -37,7 +36,7 @@ except ImportError:  # pragma: no cover - rq-scheduler is a pinned dependency
 from jobs import runner  # noqa: F401  (imported once here, before the worker forks, not in every job)
 from jobs.connection import without_client_setinfo
 from jobs.dispatch import RUNNER
-from jobs.queues import PAUSE_POLL, paused_key
+from jobs.queues import PAUSE_POLL, worker_controls
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +90,9 @@ class _JobdeskWorkerMixin:
     def _poll_controls(self):
         """The paused queues and whether ``rq suspend`` is on, read at most once a second (one round trip)."""
         now = time.monotonic()
-        checked_at, paused, suspended = self._controls
+        checked_at = self._controls[0]
         if now - checked_at >= self.EVERY:
-            with self.connection.pipeline(transaction=False) as pipe:
-                pipe.smembers(paused_key())
-                pipe.exists(WORKERS_SUSPENDED)
-                names, suspended = pipe.execute()
-            paused = frozenset(name.decode() if isinstance(name, bytes) else name for name in names)
-            self._controls = (now, paused, bool(suspended))
+            self._controls = (now, *worker_controls(self.connection))
         return self._controls[1:]
 
     @property
