@@ -45,7 +45,8 @@ def test_retrying_a_dead_job_runs_it_again_on_the_same_record(start_worker, clea
     JobRecord.objects.filter(pk=record.pk).update(max_attempts=1)
     worker = start_worker()
     dead = wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.DEAD).first(), timeout=20)
-    assert str(record.pk) in get_queue(record.queue).failed_job_registry.get_job_ids()
+    failed = get_queue(record.queue).failed_job_registry
+    wait_for(lambda: str(record.pk) in failed.get_job_ids(), timeout=5, message="RQ's failed registry")
 
     assert services.retry_job(dead, actor=staff_user)
     assert str(record.pk) not in get_queue(record.queue).failed_job_registry.get_job_ids()

@@ -19,8 +19,10 @@ def test_exhausted_attempts_make_a_job_dead(start_worker, clean_redis):
     assert dead.last_error_type == "ValueError" and dead.last_error == "this job never works"
     assert dead.dead_at is not None and dead.succeeded_at is None
     assert clean_redis.llen("test-runs:exhausted") == 3
-    # RQ agrees: the job is in its failed registry, so django-rq's views show it too.
-    assert str(record.pk) in get_queue(record.queue).failed_job_registry.get_job_ids()
+    # RQ agrees: the job is in its failed registry, so django-rq's views show it too. RQ files it just after
+    # the ledger's commit, in the same worker, so it may take a moment.
+    failed = get_queue(record.queue).failed_job_registry
+    wait_for(lambda: str(record.pk) in failed.get_job_ids(), timeout=5, message="RQ's failed registry")
 
 
 def test_a_non_retryable_error_is_dead_after_one_attempt(start_worker, clean_redis):

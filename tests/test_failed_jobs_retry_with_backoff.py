@@ -37,4 +37,5 @@ def test_a_timed_out_attempt_is_recorded_as_timeout(start_worker, clean_redis):
     assert attempt.outcome == Outcome.TIMEOUT
     assert "JobTimeoutException" in attempt.error_type
     assert (attempt.ended_at - attempt.started_at).total_seconds() < 4
-    assert str(record.pk) in get_queue(record.queue).failed_job_registry.get_job_ids()
+    failed = get_queue(record.queue).failed_job_registry
+    wait_for(lambda: str(record.pk) in failed.get_job_ids(), timeout=5, message="RQ's failed registry")
