@@ -6,13 +6,13 @@ processes that ``bench/throughput.py`` starts both set it).
 
 from pydantic import BaseModel
 
-from jobs.registry import job_type
+from jobs.registry import STAFF_ENQUEUE, job_type
 
 
 class Noop(BaseModel):
     n: int
 
 
-@job_type("bench.noop", payload=Noop, queue="default")
+@job_type("bench.noop", payload=Noop, enqueue_permission=STAFF_ENQUEUE, queue="default")
 def noop(payload: Noop, ctx):
     return None

@@ -77,6 +77,7 @@ class JobRecord(models.Model):
             ("retry_jobrecord", "Can retry jobs"),
             ("cancel_jobrecord", "Can cancel jobs"),
             ("pause_queue", "Can pause and resume queues"),
+            ("enqueue_jobrecord", "Can enqueue jobs of non-internal types by hand (API, schedules)"),
         ]
         indexes = [
             # The changelist's order: the admin adds -id to keep pages stable.

@@ -4,6 +4,12 @@
     def record_event(payload: RecordEvent, ctx: JobContext): ...
 
 The registry refuses a second declaration of a name and answers ``JobError`` for an unknown one.
+
+Who may enqueue a type from outside the code (the API, the admin's forms, schedules staff create) is
+part of its declaration: ``enqueue_permission`` names the Django permission a person needs
+(``STAFF_ENQUEUE``, granted to the "Job operators" role, or any other); a type without one is internal
+(bulk actions, retention, audit writes, the system's own jobs) and no person may enqueue it, whatever
+their rights. Code enqueues any type; ``check_may_enqueue`` is for the doors people come through.
 """
 
 from dataclasses import dataclass, field
@@ -16,6 +22,9 @@ from jobs.backoff import Exponential
 from jobs.errors import JobError, PermanentError
 
 _types: dict[str, "JobType"] = {}
+
+# The permission the "Job operators" role grants for enqueueing job types by hand.
+STAFF_ENQUEUE = "jobs.enqueue_jobrecord"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,16 @@ class JobType:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     give_up_on: tuple[type[BaseException], ...] = (PermanentError,)
     concurrency: Callable[[], int] | None = None  # at most this many at once per guild (jobs.concurrency)
+    enqueue_permission: str | None = None  # None: internal, never enqueued by a person
+
+    @property
+    def internal(self) -> bool:
+        return self.enqueue_permission is None
+
+    def may_enqueue(self, user) -> bool:
+        """Whether ``user`` may enqueue this type through the API, the admin or a schedule."""
+        return (not self.internal and user is not None and user.is_active and user.is_staff
+                and user.has_perm(self.enqueue_permission))
 
     @property
     def attempts_allowed(self) -> int:
@@ -42,14 +61,19 @@ class JobType:
 
 
 def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
-             retry_on=(Exception,), give_up_on=(), concurrency=None):
-    """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable."""
+             retry_on=(Exception,), give_up_on=(), concurrency=None, enqueue_permission=None):
+    """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable.
+
+    ``enqueue_permission`` (``"app_label.codename"``) opens the type to people who hold it; without
+    it the type is internal."""
     if queue not in settings.QUEUE_DOMAINS:
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
     if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
         raise TypeError(f"job type {name!r}: payload must be a pydantic model class")
     if max_attempts is not None and max_attempts < 1:
         raise ValueError(f"job type {name!r}: max_attempts must be at least 1")
+    if enqueue_permission is not None and (not isinstance(enqueue_permission, str) or enqueue_permission.count(".") != 1):
+        raise ValueError(f"job type {name!r}: enqueue_permission must be 'app_label.codename'")
 
     def register(func):
         if name in _types:
@@ -58,6 +82,7 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
             name=name, func=func, payload=payload, queue=queue, max_attempts=max_attempts,
             backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
             give_up_on=(PermanentError, *give_up_on), concurrency=concurrency,
+            enqueue_permission=enqueue_permission,
         )
         func.job_type = _types[name]
         return func
@@ -74,6 +99,24 @@ def get(name: str) -> JobType:
 
 def all_types() -> dict[str, JobType]:
     return dict(_types)
+
+
+def enqueueable_by(user) -> list[str]:
+    """The names of the types ``user`` may enqueue by hand, sorted (for forms and API documentation)."""
+    return sorted(name for name, job_type in _types.items() if job_type.may_enqueue(user))
+
+
+def check_may_enqueue(name: str, user) -> JobType:
+    """The job type, if ``user`` may enqueue it by hand; else ``JobError`` (code ``forbidden``) saying
+    what is missing: the type is internal, or the user lacks its permission."""
+    job_type = get(name)
+    if job_type.internal:
+        raise JobError(f"job type {name!r} is internal: only jobdesk's own code enqueues it",
+                       field="job_type", code="forbidden")
+    if not job_type.may_enqueue(user):
+        raise JobError(f"enqueueing {name!r} needs the permission {job_type.enqueue_permission!r}",
+                       field="job_type", code="forbidden")
+    return job_type
 
 
 def autodiscover():

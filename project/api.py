@@ -27,7 +27,7 @@ def _body(code, message, field=None, errors=None):
 
 @api.exception_handler(JobError)
 def job_error(request, exc: JobError):
-    status = {"not_found": 404, "forbidden": 403}.get(exc.code, 400)
+    status = {"not_found": 404, "forbidden": 403, "conflict": 422}.get(exc.code, 400)
     return api.create_response(request, exc.as_dict(), status=status)
 
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from jobs.backoff import Fixed
 from jobs.errors import PermanentError
-from jobs.registry import job_type
+from jobs.registry import STAFF_ENQUEUE, job_type
 
 
 class Steps(BaseModel):
@@ -14,7 +14,7 @@ class Steps(BaseModel):
     seconds_per_step: float = Field(default=1.0, ge=0, le=10)
 
 
-@job_type("demo.slow_report", payload=Steps, queue="exports", timeout=600)
+@job_type("demo.slow_report", payload=Steps, enqueue_permission=STAFF_ENQUEUE, queue="exports", timeout=600)
 def slow_report(payload: Steps, ctx):
     """Works for a while and reports progress: watch it move in the admin."""
     for step in range(1, payload.steps + 1):
@@ -27,7 +27,7 @@ class Flaky(BaseModel):
     fail_times: int = Field(default=1, ge=0, le=10)
 
 
-@job_type("demo.flaky_webhook", payload=Flaky, queue="notifications", max_attempts=4, backoff=Fixed(3))
+@job_type("demo.flaky_webhook", payload=Flaky, enqueue_permission=STAFF_ENQUEUE, queue="notifications", max_attempts=4, backoff=Fixed(3))
 def flaky_webhook(payload: Flaky, ctx):
     """Fails its first ``fail_times`` attempts, then succeeds: a retried job with its attempts."""
     if ctx.attempt <= payload.fail_times:
@@ -39,7 +39,7 @@ class Broken(BaseModel):
     reason: str = "the demo target was deleted"
 
 
-@job_type("demo.broken_branding", payload=Broken, queue="branding")
+@job_type("demo.broken_branding", payload=Broken, enqueue_permission=STAFF_ENQUEUE, queue="branding")
 def broken_branding(payload: Broken, ctx):
     """Always fails with a non-retryable error: a dead letter for the admin to look at."""
     raise PermanentError(payload.reason)

@@ -9,7 +9,7 @@ from jobs.backoff import Exponential, Fixed
 from jobs.connection import redis_connection
 from jobs.enqueue import enqueue
 from jobs.errors import PermanentError
-from jobs.registry import job_type
+from jobs.registry import STAFF_ENQUEUE, job_type
 
 
 def record_run(marker, ctx):
@@ -22,7 +22,7 @@ class Flaky(BaseModel):
     fail_times: int = Field(ge=0)
 
 
-@job_type("test.flaky", payload=Flaky, max_attempts=5, backoff=Exponential(base=1, factor=2, jitter=False))
+@job_type("test.flaky", payload=Flaky, enqueue_permission=STAFF_ENQUEUE, max_attempts=5, backoff=Exponential(base=1, factor=2, jitter=False))
 def flaky(payload, ctx):
     record_run(payload.marker, ctx)
     if ctx.attempt <= payload.fail_times:
@@ -34,13 +34,13 @@ class Marker(BaseModel):
     marker: str
 
 
-@job_type("test.always_fails", payload=Marker, max_attempts=3, backoff=Fixed(1))
+@job_type("test.always_fails", payload=Marker, enqueue_permission=STAFF_ENQUEUE, max_attempts=3, backoff=Fixed(1))
 def always_fails(payload, ctx):
     record_run(payload.marker, ctx)
     raise ValueError("this job never works")
 
 
-@job_type("test.permanent", payload=Marker, max_attempts=5)
+@job_type("test.permanent", payload=Marker, enqueue_permission=STAFF_ENQUEUE, max_attempts=5)
 def permanent(payload, ctx):
     record_run(payload.marker, ctx)
     raise PermanentError("the target is gone")
@@ -51,20 +51,20 @@ class Sleep(BaseModel):
     seconds: float = Field(ge=0, le=60)
 
 
-@job_type("test.sleep", payload=Sleep, max_attempts=3, backoff=Fixed(1), timeout=120)
+@job_type("test.sleep", payload=Sleep, enqueue_permission=STAFF_ENQUEUE, max_attempts=3, backoff=Fixed(1), timeout=120)
 def sleep(payload, ctx):
     record_run(payload.marker, ctx)
     time.sleep(payload.seconds)
     return {"slept": payload.seconds}
 
 
-@job_type("test.too_slow", payload=Sleep, max_attempts=1, timeout=1)
+@job_type("test.too_slow", payload=Sleep, enqueue_permission=STAFF_ENQUEUE, max_attempts=1, timeout=1)
 def too_slow(payload, ctx):
     record_run(payload.marker, ctx)
     time.sleep(payload.seconds)
 
 
-@job_type("test.spawn_child", payload=Marker)
+@job_type("test.spawn_child", payload=Marker, enqueue_permission=STAFF_ENQUEUE)
 def spawn_child(payload, ctx):
     """Enqueues a child job: it must inherit the correlation ID and name this job as parent."""
     record_run(payload.marker, ctx)
@@ -72,7 +72,7 @@ def spawn_child(payload, ctx):
     return {"child": str(child.pk)}
 
 
-@job_type("test.limited", payload=Sleep, concurrency=lambda: 1, max_attempts=1)
+@job_type("test.limited", payload=Sleep, enqueue_permission=STAFF_ENQUEUE, concurrency=lambda: 1, max_attempts=1)
 def limited(payload, ctx):
     """At most one at a time per guild: records when each run starts and ends."""
     conn = redis_connection()
