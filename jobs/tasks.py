@@ -4,9 +4,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from jobs.errors import PermanentError
 from jobs.registry import job_type
 
 BULK_CHUNK = 500
+
+# The permission each bulk action needs, checked again when the job runs: a role can be taken away
+# between the form and the run, and a job record is no proof that its actor was allowed.
+ACTION_PERMISSIONS = {
+    "retry": "jobs.retry_jobrecord",
+    "requeue": "jobs.retry_jobrecord",
+    "cancel": "jobs.cancel_jobrecord",
+    "delete": "jobs.delete_jobrecord",
+}
 
 
 class BulkAction(BaseModel):
@@ -19,9 +29,12 @@ def bulk_action(payload: BulkAction, ctx):
     """Apply a staff action to every job matching a changelist's filters, in chunks, with progress.
 
     Idempotent: a second run finds the jobs already acted on and skips them. Acts for the staff member
-    who asked (``ctx.actor_id``), whose name is on every job's audit events.
+    who asked (``ctx.actor_id``), whose name is on every job's audit events, and only while that staff
+    member holds the action's permission: otherwise the job is dead at once and touches nothing.
     """
     from jobs import selectors, services
+
+    _check_actor(ctx.actor_id, payload.action)
 
     matching = selectors.jobs_matching(payload.filters).exclude(pk=ctx.record_id)
     total = matching.count()
@@ -47,3 +60,13 @@ def bulk_action(payload: BulkAction, ctx):
         last_created, last_id = records[-1].created_at, records[-1].pk
         ctx.progress(100 * done // max(total, 1), f"{done} of {total}")
     return {"action": payload.action, "matched": total, "acted": acted, "skipped": skipped}
+
+
+def _check_actor(actor_id, action):
+    from django.contrib.auth import get_user_model
+
+    permission = ACTION_PERMISSIONS[action]
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
+    if actor is None or not (actor.is_active and actor.is_staff and actor.has_perm(permission)):
+        who = f"staff member {actor_id}" if actor_id is not None else "no staff member"
+        raise PermanentError(f"bulk {action} refused: {who} holds {permission!r}")

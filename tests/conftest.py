@@ -5,7 +5,6 @@
 JOBS_TASK_MODULES=tests.jobtypes); see the Makefile.
 """
 
-import importlib
 import os
 import signal
 import socket
@@ -201,9 +200,19 @@ def staff_user(django_user_model):
 
 OPERATORS = "Job operators"
 VIEWERS = "Job viewers"
-# The roles as jobs/migrations/0003 defines them (see make_staff for why they may need re-creating).
-_roles_migration = importlib.import_module("jobs.migrations.0003_roles_and_builtin_schedules")
-ROLE_PERMISSIONS = {VIEWERS: _roles_migration.VIEW, OPERATORS: _roles_migration.VIEW + _roles_migration.OPERATE}
+# The roles as the migrations leave them (see make_staff for why they may need re-creating).
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def role_permissions(django_db_setup, django_db_blocker):
+    """Read the role groups' permissions once, right after the migrations built the test database."""
+    from django.contrib.auth.models import Group
+
+    with django_db_blocker.unblock():
+        for group in Group.objects.prefetch_related("permissions__content_type"):
+            ROLE_PERMISSIONS[group.name] = [(p.content_type.app_label, p.codename) for p in group.permissions.all()]
+    return ROLE_PERMISSIONS
 
 
 def make_staff(username, role):

@@ -45,3 +45,27 @@ def test_a_viewer_cannot_start_a_bulk_action(client, django_user_model):
     response = client.post(BULK, {"status__exact": "dead", "action": "retry", "confirmed": "yes"})
     assert response.status_code == 403
     assert not JobRecord.objects.filter(job_type="jobs.bulk_action").exists()
+
+
+def test_a_bulk_delete_runs_only_for_a_staff_member_who_may_delete(django_user_model, start_worker):
+    """The permission is checked when the job runs, not only when the form is posted: a bulk delete
+    enqueued for an operator (who may not delete) dies at once and deletes nothing."""
+    operator = make_staff("op", OPERATORS)
+    finished = enqueue_many("test.sleep", [{"marker": f"f{i}", "seconds": 0} for i in range(5)])
+    JobRecord.objects.filter(pk__in=[r.pk for r in finished]).update(status=Status.SUCCEEDED)
+    bulk = enqueue("jobs.bulk_action", {"action": "delete", "filters": {}}, actor=operator)
+
+    start_worker()
+    dead = wait_for(lambda: JobRecord.objects.filter(pk=bulk.pk, status=Status.DEAD).first(), timeout=30)
+    assert "jobs.delete_jobrecord" in dead.last_error and dead.attempts == 1
+    assert JobRecord.objects.filter(pk__in=[r.pk for r in finished]).count() == 5
+
+
+def test_a_bulk_action_without_a_staff_member_touches_nothing(start_worker):
+    canceled = enqueue("test.sleep", {"marker": "c", "seconds": 0}, delay=3600)
+    bulk = enqueue("jobs.bulk_action", {"action": "cancel", "filters": {}})
+
+    start_worker()
+    dead = wait_for(lambda: JobRecord.objects.filter(pk=bulk.pk, status=Status.DEAD).first(), timeout=30)
+    assert "no staff member" in dead.last_error
+    assert JobRecord.objects.get(pk=canceled.pk).status == Status.QUEUED
