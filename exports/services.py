@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from audit.services import audit_event_record
 from exports.models import Export
+from jobs import services as job_services
 from jobs.enqueue import enqueue
 from jobs.errors import JobError
+from jobs.models import JobRecord, Status
 
 METRICS = ("messages", "members_joined", "members_left", "commands", "reactions", "voice_minutes")
 MAX_RANGE_DAYS = 366
@@ -58,6 +60,27 @@ def export_request(*, guild, user, format, start, end, metrics, idempotency_key=
                                        metrics=sorted(set(metrics)), idempotency_key=idempotency_key, job_id=job_id)
         export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild, job_id=job_id)
     return export, True
+
+
+# A guild admin may retry an export whose job failed or was canceled; a succeeded one has its file.
+RETRYABLE_STATUSES = frozenset({Status.DEAD, Status.CANCELED})
+
+
+def export_retry(*, export: Export, user) -> JobRecord:
+    """Make a failed or canceled export again (its job gets a new attempt); ``JobError`` (code
+    ``conflict``) for any other export, and then nothing is enqueued.
+
+    The control panel offers the button only for those, but a form can be posted anyway: the rule is
+    checked here, on the job's row locked for the check, so that the job cannot change between the
+    check and the retry."""
+    with transaction.atomic():
+        job = JobRecord.objects.select_for_update().filter(pk=export.job_id).first()
+        if job is None or job.status not in RETRYABLE_STATUSES:
+            status = job.status if job else "gone"
+            raise JobError(f"only a failed or canceled export can be retried; this one is {status}",
+                           field="export", code="conflict")
+        job_services.retry_job(job, actor=user, reason="retried by a guild admin")
+    return job
 
 
 def download_token(export: Export) -> str:

@@ -16,9 +16,8 @@ from exports import services
 from exports.forms import ExportForm
 from exports.models import Export
 from exports.writers import CONTENT_TYPES
-from jobs import services as job_services
 from jobs.errors import JobError
-from jobs.models import JobRecord, Status
+from jobs.models import JobRecord
 from project.models import Guild
 from project.tenancy import guild_ids_for, is_guild_admin
 
@@ -56,6 +55,10 @@ def guild_home(request, slug):
             else:
                 messages.success(request, "Your export is on its way; it shows below.")
                 return HttpResponseRedirect(request.path)
+    return _guild_page(request, guild, admin, form, status=400 if form.errors else 200)
+
+
+def _guild_page(request, guild, admin, form, *, status=200):
     exports = list(Export.objects.filter(guild=guild).select_related("job")[:20])
     for export in exports:
         if export.ready:
@@ -63,8 +66,8 @@ def guild_home(request, slug):
     jobs = JobRecord.objects.filter(guild=guild).order_by("-created_at")[:JOBS_SHOWN]
     return render(request, "panel/guild.html", {
         "guild": guild, "is_admin": admin, "form": form, "exports": exports, "jobs": jobs,
-        "retryable": {Status.DEAD, Status.CANCELED},
-    }, status=400 if form.errors else 200)
+        "retryable": services.RETRYABLE_STATUSES,
+    }, status=status)
 
 
 @login_required
@@ -74,10 +77,13 @@ def retry_export(request, slug, export_id):
     if not is_guild_admin(request.user, guild.pk):
         raise PermissionDenied("only the guild's admins may retry exports")
     export = get_object_or_404(Export, pk=export_id, guild=guild)
-    if export.job and job_services.retry_job(export.job, actor=request.user, reason="retried by a guild admin"):
-        messages.success(request, "The export is being made again.")
-    else:
-        messages.warning(request, "This export has not failed; nothing to retry.")
+    try:
+        services.export_retry(export=export, user=request.user)
+    except JobError as exc:
+        # 409 with the page and why: nothing was retried (a succeeded export already has its file).
+        messages.error(request, exc.message)
+        return _guild_page(request, guild, True, ExportForm(), status=409)
+    messages.success(request, "The export is being made again.")
     return HttpResponseRedirect(reverse("panel:guild", args=[guild.slug]))
 
 
