@@ -31,7 +31,10 @@ class Export(models.Model):
     end = models.DateField(help_text="Inclusive.")
     metrics = models.JSONField(default=list)
     job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    idempotency_key = models.CharField(max_length=100, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True,
+                                       help_text="The API caller's Idempotency-Key: unique per guild (24 hours).")
+    request_hash = models.CharField(max_length=64, blank=True,
+                                    help_text="SHA-256 of the request (canonical JSON) that used the key.")
     file_name = models.CharField(max_length=200, blank=True, help_text="In the default storage, encrypted.")
     key_id = models.CharField(max_length=32, blank=True)
     size = models.BigIntegerField(null=True, blank=True, help_text="Bytes of the plaintext file.")
@@ -45,8 +48,13 @@ class Export(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["guild", "-created_at"], name="export_guild_created_idx"),
-            models.Index(fields=["guild", "requested_by", "idempotency_key"], name="export_idempotency_idx"),
             models.Index(fields=["expires_at"], name="export_expiry_idx"),
+        ]
+        constraints = [
+            # Two concurrent requests with one key cannot both insert: the second waits for the first's
+            # commit and fails, and exports.services answers it with the first export.
+            models.UniqueConstraint(fields=["guild", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="export_idempotency_key_unique"),
         ]
 
     def __str__(self):

@@ -1,12 +1,14 @@
 """Export requests and downloads: the rules, in one place, for the API, the control panel and the admin."""
 
+import hashlib
+import json
 import uuid
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
@@ -44,22 +46,58 @@ def _validate(format, start, end, metrics):
 def export_request(*, guild, user, format, start, end, metrics, idempotency_key="") -> tuple[Export, bool]:
     """Validate and record an export, and enqueue its job, in one transaction.
 
-    Returns ``(export, created)``: a repeat with the same ``Idempotency-Key`` by the same user for the
-    same guild within 24 hours returns the first export instead of a new one. ``JobError`` names the
-    field of bad input; nothing is written then.
+    Returns ``(export, created)``. An ``Idempotency-Key`` is unique per guild for 24 hours (a database
+    constraint, so concurrent repeats cannot both enqueue): a repeat of the same request with the same
+    key returns the first export; the same key with a different request is ``JobError`` (code
+    ``conflict``, field ``Idempotency-Key``), as Stripe answers it. ``JobError`` names the field of bad
+    input; nothing is written then.
     """
     _validate(format, start, end, metrics)
+    metrics = sorted(set(metrics))
+    request_hash = request_fingerprint(guild=guild, format=format, start=start, end=end, metrics=metrics)
     if idempotency_key:
-        previous = Export.objects.filter(guild=guild, requested_by=user, idempotency_key=idempotency_key,
-                                         created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW).first()
-        if previous:
+        previous = _previous_use(guild, idempotency_key, request_hash)
+        if previous is not None:
             return previous, False
     job_id = uuid.uuid4()  # named before the job exists: the export row points at it from its INSERT
-    with transaction.atomic():
-        export = Export.objects.create(guild=guild, requested_by=user, format=format, start=start, end=end,
-                                       metrics=sorted(set(metrics)), idempotency_key=idempotency_key, job_id=job_id)
-        export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild, job_id=job_id)
+    try:
+        with transaction.atomic():
+            export = Export.objects.create(
+                guild=guild, requested_by=user, format=format, start=start, end=end, metrics=metrics,
+                idempotency_key=idempotency_key, request_hash=request_hash if idempotency_key else "", job_id=job_id)
+            export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild, job_id=job_id)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (the unique index made this INSERT wait
+        # for it): answer with its export; its job is the only one.
+        previous = _previous_use(guild, idempotency_key, request_hash) if idempotency_key else None
+        if previous is None:
+            raise
+        return previous, False
     return export, True
+
+
+def request_fingerprint(*, guild, format, start, end, metrics) -> str:
+    """SHA-256 of the request as canonical JSON (sorted keys, no spaces, the metrics as a sorted set): two
+    bodies asking for the same export have the same fingerprint, whatever their key order or layout."""
+    body = {"guild": guild.pk, "format": format, "start": start.isoformat(), "end": end.isoformat(),
+            "metrics": sorted(set(metrics))}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _previous_use(guild, key, request_hash):
+    """The export that already holds ``key`` in ``guild``, if the key is still live; ``JobError`` if it
+    was used for a different request. A key older than the window, or whose job staff deleted, is freed
+    (the old export keeps everything else) so that the caller's request makes a new export."""
+    previous = Export.objects.filter(guild=guild, idempotency_key=key).select_related("job").first()
+    if previous is None:
+        return None
+    if previous.created_at < timezone.now() - IDEMPOTENCY_WINDOW or previous.job is None:
+        Export.objects.filter(pk=previous.pk, idempotency_key=key).update(idempotency_key="")
+        return None
+    if previous.request_hash and previous.request_hash != request_hash:
+        raise JobError(f"Idempotency-Key {key!r} was already used for a different request (export {previous.pk}); "
+                       "send a new key for a different export", field="Idempotency-Key", code="conflict")
+    return previous
 
 
 # A guild admin may retry an export whose job failed or was canceled; a succeeded one has its file.
