@@ -1,3 +1,6 @@
+"""The audit log in the admin: read only. Events are append-only (``audit.models``): no change, no
+delete, no delete action; retention is the only thing that removes them."""
+
 from django.contrib import admin
 
 from audit.models import AuditEvent, DailyJobRollup
@@ -5,6 +8,7 @@ from audit.models import AuditEvent, DailyJobRollup
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
+    actions = None
     list_display = ["created_at", "action", "resource_type", "resource_id", "actor", "guild", "correlation_id"]
     list_filter = ["action", "resource_type"]
     search_fields = ["=correlation_id", "=resource_id"]
@@ -15,6 +19,9 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

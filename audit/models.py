@@ -1,12 +1,64 @@
+"""Audit events (append-only) and the nightly job rollup."""
+
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router, transaction
+
+
+class AppendOnlyError(Exception):
+    """An audit event was about to be changed or deleted: the audit log is append-only."""
+
+
+APPEND_ONLY = ("the audit log is append-only: events are never changed or deleted "
+               "(retention removes old ones through AuditEvent.objects.purge_before)")
+
+# The session setting the database guard (migration 0005) checks before it lets a DELETE through.
+PURGE_SETTING = "jobdesk.audit_purge"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Reads and inserts as usual; ``update()``, ``bulk_update()`` and ``delete()`` raise ``AppendOnlyError``.
+
+    (Django's own ``on_delete=SET_NULL`` of a deleted user or guild goes through the base manager, a
+    plain one, so deleting a user still works; the database guard allows exactly that change too.)"""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError(APPEND_ONLY)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError(APPEND_ONLY)
+
+    def delete(self):
+        raise AppendOnlyError(APPEND_ONLY)
+
+    delete.queryset_only = True
+
+
+class AuditEventManager(models.Manager.from_queryset(AuditEventQuerySet)):
+    def purge_before(self, cutoff, *, batch=5000) -> int:
+        """Delete the events created before ``cutoff``, ``batch`` at a time (one short transaction
+        each), and return how many: the one way events leave the log, used by retention (which audits
+        it). Each batch turns the database guard off for its own transaction only (``SET LOCAL``)."""
+        db = router.db_for_write(self.model)
+        deleted = 0
+        while True:
+            with transaction.atomic(using=db):
+                if connections[db].vendor == "postgresql":
+                    with connections[db].cursor() as cursor:
+                        cursor.execute("SELECT set_config(%s, 'on', true)", [PURGE_SETTING])
+                oldest = self.using(db).filter(created_at__lt=cutoff).order_by().values("pk")[:batch]
+                count = self.using(db).filter(pk__in=oldest)._raw_delete(db)
+            deleted += count
+            if count < batch:
+                return deleted
 
 
 class AuditEvent(models.Model):
     """One thing that happened: an enqueue, a state change, a staff action, a download.
 
     ``correlation_id`` ties it to the request and the jobs it caused; ``resource_type`` and
-    ``resource_id`` to the object it happened to.
+    ``resource_id`` to the object it happened to. Append-only: an event is never changed, and leaves
+    the log only through retention (``AuditEvent.objects.purge_before``); on PostgreSQL a trigger
+    (migration 0005) refuses any other UPDATE or DELETE, whatever path it comes by.
     """
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -19,6 +71,8 @@ class AuditEvent(models.Model):
                               db_index=False)
     correlation_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -33,6 +87,15 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.resource_type}:{self.resource_id}"
+
+    def save(self, *args, **kwargs):
+        """Insert only: saving an event that is already in the log raises ``AppendOnlyError``."""
+        if not self._state.adding:
+            raise AppendOnlyError(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(APPEND_ONLY)
 
 
 class DailyJobRollup(models.Model):

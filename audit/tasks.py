@@ -41,7 +41,8 @@ class Retention(BaseModel):
 
 @job_type("audit.apply_retention", payload=Retention, queue="audit", max_attempts=3, timeout=3600)
 def apply_retention(payload: Retention, ctx):
-    """Delete audit events older than ``days``, in chunks, and say so in the audit log."""
+    """Delete audit events older than ``days``, in batches, through the log's one purge path, and say so
+    in the audit log."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -49,12 +50,7 @@ def apply_retention(payload: Retention, ctx):
     from audit.models import AuditEvent
 
     cutoff = timezone.now() - timedelta(days=payload.days)
-    deleted = 0
-    while True:
-        ids = list(AuditEvent.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:5000])
-        if not ids:
-            break
-        deleted += AuditEvent.objects.filter(pk__in=ids).delete()[0]
+    deleted = AuditEvent.objects.purge_before(cutoff, batch=5000)
     audit_event_record(action="audit.retention_applied", resource_type="audit", resource_id="events",
                        correlation_id=ctx.correlation_id, data={"days": payload.days, "deleted": deleted,
                                                                 "before": cutoff.isoformat()})

@@ -10,19 +10,29 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from jobs import admin_views, schedules, selectors, services
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
-from jobs.models import JobAttempt, JobRecord, Schedule, Status
+from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Schedule, Status
 
 STATUS_COLOURS = {
     Status.PENDING: "#8a6d3b", Status.QUEUED: "#31708f", Status.RUNNING: "#1f6fb2", Status.RETRYING: "#c77c02",
     Status.SUCCEEDED: "#2e7d32", Status.DEAD: "#b71c1c", Status.CANCELED: "#616161",
 }
+
+
+class JobNotFinished(Exception):
+    """The service refused to delete a job that is not finished (it moved after the page was read)."""
+
+    def __init__(self, pk, status):
+        super().__init__(f"job {pk} is {status}")
+        self.pk, self.status = pk, status
 
 
 def status_badge(status, label=None):
@@ -101,6 +111,40 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("jobs.cancel_jobrecord")
+
+    # Every delete goes through services.delete_jobs (finished jobs only, Redis cleaned, audited with the
+    # staff member): the job page's "Delete" as well as the actions. Who may delete is Django's
+    # delete_jobrecord permission, which no role grants: superusers.
+    def delete_view(self, request, object_id, extra_context=None):
+        """The job page's delete: a job that has not finished is refused with a message (cancel it
+        first); a finished one gets Django's confirmation page, then ``delete_model``."""
+        record = self.get_object(request, unquote(object_id))
+        if record is not None and record.status not in TERMINAL_STATUSES and self.has_delete_permission(request, record):
+            return self._delete_refused(request, record.pk, record.status)
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except JobNotFinished as exc:  # from delete_model: the job moved since; Django's log entry rolled back
+            return self._delete_refused(request, exc.pk, exc.status)
+
+    def _delete_refused(self, request, pk, status):
+        self.message_user(request, f"Job {pk} was not deleted: it is {status}, and only finished jobs "
+                                   "(succeeded, dead, canceled) can be deleted. Cancel it first.", messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:jobs_jobrecord_change", args=[pk]))
+
+    def delete_model(self, request, obj):
+        if not services.delete_jobs(JobRecord.objects.filter(pk=obj.pk), actor=request.user):
+            status = JobRecord.objects.filter(pk=obj.pk).values_list("status", flat=True).first() or "gone"
+            raise JobNotFinished(obj.pk, status)
+
+    def delete_queryset(self, request, queryset):
+        services.delete_jobs(queryset, actor=request.user)
+
+    def response_delete(self, request, obj_display, obj_id):
+        """Back to the job list (Django would go to the admin's index: staff do not "change" jobs)."""
+        response = super().response_delete(request, obj_display, obj_id)
+        if isinstance(response, HttpResponseRedirect):
+            response = HttpResponseRedirect(reverse("admin:jobs_jobrecord_changelist"))
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         record = selectors.job_detail(object_id)
