@@ -13,10 +13,9 @@ from django.utils import timezone
 from rq import Queue
 
 from jobs.connection import get_queue, redis_connection
+from jobs.rq_internals import RUNNER
 
 log = logging.getLogger(__name__)
-
-RUNNER = "jobs.runner.run_job"
 
 
 def _job_data(record, job_type):

@@ -12,34 +12,19 @@ from django.db.models import Count
 from django.utils import timezone
 from rq import Worker as RQWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from rq.suspension import WORKERS_SUSPENDED
 
 from jobs.connection import all_queue_names, redis_connection
 from jobs.errors import JobError
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
+from jobs.rq_internals import PAUSE_POLL, paused_key, queue_key  # noqa: F401  (PAUSE_POLL: re-exported)
 from jobs.signals import staff_action
 
 FAILED_OUTCOMES = (Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST)
-# Seconds an idle worker blocks on its queues before it looks at the paused set again.
-PAUSE_POLL = 2
-
-
-def paused_key():
-    return f"{settings.QUEUE_NAMESPACE}:paused"
 
 
 def paused_queue_names(conn=None) -> set[str]:
     conn = conn or redis_connection()
     return _names(conn.smembers(paused_key()))
-
-
-def worker_controls(conn) -> tuple[frozenset[str], bool]:
-    """What a worker obeys, in one round trip: the paused queues, and whether ``rq suspend`` is on."""
-    with conn.pipeline(transaction=False) as pipe:
-        pipe.smembers(paused_key())
-        pipe.exists(WORKERS_SUSPENDED)
-        names, suspended = pipe.execute()
-    return frozenset(_names(names)), bool(suspended)
 
 
 def _names(members):
@@ -78,7 +63,7 @@ def queue_overview():
     names = all_queue_names()
     pipe = conn.pipeline(transaction=False)
     for name in names:
-        pipe.llen(f"rq:queue:{name}")
+        pipe.llen(queue_key(name))
         pipe.zcard(StartedJobRegistry(name, connection=conn).key)
         pipe.zcard(ScheduledJobRegistry(name, connection=conn).key)
         pipe.zcard(FailedJobRegistry(name, connection=conn).key)

@@ -1,11 +1,17 @@
-"""The reconciler: repair the ledger where Redis lost track of a job.
+"""The reconciler: repair the ledger where Redis lost track of a job. It judges from the ledger and
+reads RQ's lists itself: it never waits on RQ's own registry maintenance or its locks.
 
 - A ``running`` row whose worker is gone (no live worker key, or the job's heartbeat in RQ's started
   registry has expired, or the job is no longer there): the attempt is recorded as ``lost`` and the
   job is queued again at once, or dead when it has no attempts left.
-- A ``queued`` or ``retrying`` row whose RQ job no longer exists (Redis restarted without its data, a
-  process died between commit and dispatch): the row goes back to ``pending`` and the relay
-  dispatches it again.
+- A ``queued`` or ``retrying`` row (in that state for ``WAITING_GRACE``) that is neither waiting in its
+  RQ queue nor scheduled: its RQ job is missing (Redis restarted without its data, a process died
+  between commit and dispatch), or a worker took it and died before the runner claimed the record (it
+  sits in RQ's intermediate list, or is marked started by a dead worker, or RQ filed it as failed
+  although no attempt ran), or its scheduled time is long past (RQ's scheduler is held by a dead
+  worker). Such a row is seen twice, ``CONFIRM`` seconds apart, in the same place (a live worker moves
+  a job on within milliseconds); then every trace RQ holds of it is removed and it is sent again
+  (``→ pending → queued``, through the relay) in the same pass.
 
 Safe to run twice at once: one Redis lock, and every change is a compare-and-set that loses quietly to
 a worker (or another reconciler) that changed the row first. Jobs must be idempotent anyway: a
@@ -19,49 +25,42 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
-from rq.utils import parse_composite_key
 
-from jobs import registry, retries, states
+from jobs import registry, retries, rq_internals, states
 from jobs.connection import redis_connection
 from jobs.dispatch import send
 from jobs.locks import held
 from jobs.models import JobRecord, Outcome, Status
+from jobs.relay import relay_records
 
 log = logging.getLogger(__name__)
 
 PAGE = 2000
-# A waiting row must have been in its state this long before a missing RQ job counts as lost: its
-# dispatch runs right after its transaction commits.
-WAITING_GRACE = timedelta(seconds=30)
+# A waiting row must have been in its state this long before it is judged: its dispatch runs right
+# after its transaction commits, and a retry is handed to RQ right after the attempt is recorded.
+WAITING_GRACE = timedelta(seconds=5)
 RUNNING_GRACE = timedelta(seconds=2)
+# Seconds between the two looks at a waiting job that seems stranded.
+CONFIRM = 1.0
+# Seconds a scheduled job may be overdue before the reconciler queues it itself.
+OVERDUE = 10
+# Longest a reconciler holds its lock: a scheduler that dies holding it delays the next pass this long.
+LOCK_TIMEOUT = 30
 
 
 def reconcile(*, waiting_grace=WAITING_GRACE, running_grace=RUNNING_GRACE, max_rows=100_000):
     """One reconciliation pass; returns ``{"lost": n, "requeued": m}`` (zeros when another holds the lock)."""
     found = {"lost": 0, "requeued": 0}
     try:
-        with held("reconcile", timeout=120) as mine:
+        with held("reconcile", timeout=LOCK_TIMEOUT) as mine:
             if mine:
                 found["lost"] = _reconcile_running(timezone.now() - running_grace)
                 found["requeued"] = _reconcile_waiting(timezone.now() - waiting_grace, max_rows)
     except RedisError as exc:
         log.warning("reconcile: Redis unavailable: %s", exc)
     if any(found.values()):
-        log.warning("reconcile: %(lost)d lost running job(s), %(requeued)d waiting job(s) back to pending", found)
+        log.warning("reconcile: %(lost)d lost running job(s), %(requeued)d stranded waiting job(s) sent again", found)
     return found
-
-
-def _live_executions(conn, queue_names):
-    """job id -> latest heartbeat expiry (epoch seconds) in the started registries of ``queue_names``."""
-    pipe = conn.pipeline(transaction=False)
-    for name in queue_names:
-        pipe.zrange(f"rq:wip:{name}", 0, -1, withscores=True)
-    expiry = {}
-    for entries in pipe.execute():
-        for member, score in entries:
-            job_id, _execution = parse_composite_key(member.decode() if isinstance(member, bytes) else member)
-            expiry[job_id] = max(score, expiry.get(job_id, 0))
-    return expiry
 
 
 def _reconcile_running(cutoff):
@@ -69,16 +68,12 @@ def _reconcile_running(cutoff):
     if not records:
         return 0
     conn = redis_connection()
-    expiry = _live_executions(conn, {r.queue for r in records})
-    workers = sorted({r.worker for r in records if r.worker})
-    pipe = conn.pipeline(transaction=False)
-    for name in workers:
-        pipe.exists(f"rq:worker:{name}")
-    alive = {name for name, exists in zip(workers, pipe.execute()) if exists}
+    seen = rq_internals.job_states(conn, [(r.rq_id, r.queue) for r in records])
+    alive = rq_internals.alive_workers(conn, {r.worker for r in records if r.worker})
     now = time.time()
     lost = 0
     for record in records:
-        heartbeat = expiry.get(record.rq_id)
+        heartbeat = seen[record.rq_id].heartbeat
         if heartbeat is not None and heartbeat >= now and record.worker in alive:
             continue
         why = "worker gone" if record.worker not in alive else "heartbeat expired" if heartbeat else "not in RQ"
@@ -113,20 +108,41 @@ def _redispatch(conn, record):
     """Drop what RQ still holds of the lost run, then schedule the retry."""
     try:
         pipe = conn.pipeline(transaction=False)
-        for member in conn.zrange(f"rq:wip:{record.queue}", 0, -1):
-            member = member.decode() if isinstance(member, bytes) else member
-            if parse_composite_key(member)[0] == record.rq_id:
-                pipe.zrem(f"rq:wip:{record.queue}", member)
-        pipe.delete(f"rq:job:{record.rq_id}")
+        rq_internals.forget(conn, [(record.rq_id, record.queue)], pipeline=pipe)
         send([record], pipeline=pipe)
         pipe.execute()
-    except RedisError as exc:  # the next pass finds it retrying without an RQ job: back to pending
+    except RedisError as exc:  # the next pass finds it retrying without an RQ job: sent again
         log.warning("reconcile: could not reschedule %s: %s", record.pk, exc)
 
 
 def _reconcile_waiting(cutoff, max_rows):
     conn = redis_connection()
-    requeued = 0
+    suspects, members = {}, {}
+    for page in _waiting_pages(cutoff, max_rows):
+        queues = {record.queue for record in page} - set(members)
+        members.update(rq_internals.queue_members(conn, queues))  # once per pass: see _why_stranded
+        suspects.update(_stranded(conn, page, members))
+    if not suspects:
+        return 0
+    time.sleep(CONFIRM)
+    again_seen = [record for record, _why in suspects.values()]
+    confirmed = _stranded(conn, again_seen, rq_internals.queue_members(conn, {r.queue for r in again_seen}))
+    again = []
+    for pk, (record, why) in confirmed.items():
+        if suspects[pk][1] == why and states.transition(
+            record, Status.PENDING, expected={record.status}, attempt=record.attempts,
+            reason=f"stranded in RQ ({why}): sent again",
+        ):
+            again.append(record)
+    if not again:
+        return 0
+    rq_internals.forget(conn, [(record.rq_id, record.queue) for record in again])
+    relay_records([record.pk for record in again])  # a Redis error leaves them pending for the relay
+    return len(again)
+
+
+def _waiting_pages(cutoff, max_rows):
+    """Pages of the rows waiting since before ``cutoff``, oldest first, by keyset."""
     seen = 0
     last = None
     while seen < max_rows:
@@ -137,20 +153,45 @@ def _reconcile_waiting(cutoff, max_rows):
             rows = rows.filter(status_changed_at__gte=last.status_changed_at).exclude(
                 status_changed_at=last.status_changed_at, id__lte=last.id
             )
-        page = list(rows.only("id", "status", "status_changed_at", "job_type", "correlation_id", "guild_id")[:PAGE])
+        page = list(rows.only("id", "status", "status_changed_at", "job_type", "correlation_id", "guild_id",
+                              "queue", "attempts", "run_at")[:PAGE])
         if not page:
-            break
-        pipe = conn.pipeline(transaction=False)
-        for record in page:
-            pipe.exists(f"rq:job:{record.rq_id}")
-        for record, exists in zip(page, pipe.execute()):
-            if not exists and states.transition(
-                record, Status.PENDING, expected={record.status}, reason="RQ job missing: back to the relay"
-            ):
-                requeued += 1
+            return
+        yield page
         seen += len(page)
         last = page[-1]
         if len(page) < PAGE:
-            break
-    return requeued
+            return
 
+
+def _stranded(conn, records, members):
+    """``{record id: (record, why)}`` for the waiting ``records`` that RQ holds nowhere it would run them from."""
+    seen = rq_internals.job_states(conn, [(record.rq_id, record.queue) for record in records], members=members)
+    now = time.time()
+    stranded = {}
+    for record in records:
+        why = _why_stranded(seen[record.rq_id], now)
+        if why:
+            stranded[record.pk] = (record, why)
+    return stranded
+
+
+def _why_stranded(rq, now):
+    """Why a waiting job will not run as RQ holds it, or None. Reads need not be atomic with each other:
+    a job a live worker moves on (popped, then started) between two reads looks different on the
+    second look, and only a verdict seen twice is acted on. The queue's members are read once per pass,
+    before the job states, so a job that is popped after that read is seen started, not missing."""
+    if rq.status is None:
+        return "RQ job missing"
+    if rq.status == "queued":
+        if rq.taken:
+            return "taken by a worker that never started it"
+        return "popped by a worker that never started it" if rq.in_queue is False else None
+    if rq.status == "scheduled":
+        if rq.scheduled_at is None:
+            return "scheduled but not in the scheduled registry"
+        return "overdue in the scheduled registry" if rq.scheduled_at < now - OVERDUE else None
+    if rq.status == "started":
+        alive = rq.heartbeat is not None and rq.heartbeat >= now and rq.worker_alive
+        return None if alive else "started by a worker that is gone"
+    return f"{rq.status} in RQ without an attempt"

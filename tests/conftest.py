@@ -100,6 +100,10 @@ class WorkerProcess:
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        try:  # a worker that died alone (a crash test) leaves its scheduler process in its group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         if self.log is not subprocess.DEVNULL:
             self.log.close()
 

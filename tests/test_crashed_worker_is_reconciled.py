@@ -42,15 +42,13 @@ def test_sigkilled_worker_job_is_retried_by_the_reconciler(start_worker, clean_r
     assert reconcile(running_grace=timedelta(0)) == {"lost": 0, "requeued": 0}
 
 
-def test_queued_job_lost_by_redis_goes_back_through_the_relay(clean_redis, start_worker):
-    from jobs.relay import relay_pending
-
+def test_queued_job_lost_by_redis_is_sent_again(clean_redis, start_worker):
     record = enqueue("test.sleep", {"marker": "flushed", "seconds": 0})
     clean_redis.flushdb()  # Redis restarted without its data
 
     assert reconcile(waiting_grace=timedelta(0)) == {"lost": 0, "requeued": 1}
-    assert JobRecord.objects.get(pk=record.pk).status == Status.PENDING
-    assert relay_pending() == 1
+    assert JobRecord.objects.get(pk=record.pk).status == Status.QUEUED
+    assert clean_redis.exists(f"rq:job:{record.rq_id}"), "sent again in the same pass"
     start_worker()
     wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.SUCCEEDED).exists(), timeout=20)
     assert clean_redis.llen("test-runs:flushed") == 1
