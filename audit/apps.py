@@ -11,6 +11,8 @@ class AuditConfig(AppConfig):
     def ready(self):
         from django.db import connection
 
-        from audit import receivers
+        from audit import receivers, selectors
+        from jobs.timeline import register_timeline
 
         receivers.connect(job_changes_in_python=connection.vendor != "postgresql")
+        register_timeline(selectors.job_timeline)  # the job page's timeline is the audit trail

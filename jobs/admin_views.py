@@ -15,7 +15,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.serializers import JSONSerializer
 
-from jobs import queues, selectors
+from jobs import queues, selectors, timeline
 from jobs.connection import redis_connection
 from jobs.enqueue import enqueue
 from jobs.errors import JobError
@@ -33,16 +33,13 @@ TIMELINE_LIMIT = 200
 
 
 def job_page_context(record: JobRecord) -> dict:
-    """What the job page shows beside the ledger: RQ's live view of the job, the audit timeline of its
-    correlation ID, its parent and children."""
-    from audit.models import AuditEvent
-
-    timeline = list(AuditEvent.objects.filter(correlation_id=record.correlation_id)
-                    .select_related("actor").order_by("created_at", "id")[:TIMELINE_LIMIT])
+    """What the job page shows beside the ledger: RQ's live view of the job, the timeline of its
+    correlation ID (from the providers other apps register in ``jobs.timeline``), its parent and children."""
+    entries = timeline.timeline_for(record.correlation_id, TIMELINE_LIMIT)
     return {
         "rq_state": rq_state(record),
-        "timeline": timeline,
-        "timeline_truncated": len(timeline) == TIMELINE_LIMIT,
+        "timeline": entries,
+        "timeline_truncated": len(entries) == TIMELINE_LIMIT,
         "children": list(record.children.order_by("created_at")[:50]),
     }
 

@@ -1,22 +1,16 @@
-"""The "Job viewers" and "Job operators" groups, and the built-in schedules."""
+"""The "Job viewers" and "Job operators" groups with the engine's permissions.
 
-from datetime import datetime, timezone
+Each app's migrations seed their own rows: the audit app adds its view permissions to these groups and
+its built-in schedules (the nightly rollup, audit retention) in ``audit`` migration 0006; ``exports``
+adds its schedule in its 0002. (This migration once seeded the audit ones too; the end state is the same.)
+"""
 
-from croniter import croniter
 from django.db import migrations
 
-VIEW = [
-    ("jobs", "view_jobrecord"), ("jobs", "view_jobattempt"), ("jobs", "view_schedule"),
-    ("audit", "view_auditevent"), ("audit", "view_dailyjobrollup"),
-]
+VIEW = [("jobs", "view_jobrecord"), ("jobs", "view_jobattempt"), ("jobs", "view_schedule")]
 OPERATE = [
     ("jobs", "retry_jobrecord"), ("jobs", "cancel_jobrecord"), ("jobs", "pause_queue"),
     ("jobs", "add_schedule"), ("jobs", "change_schedule"), ("jobs", "delete_schedule"),
-]
-SCHEDULES = [
-    {"name": "Nightly job rollup", "job_type": "audit.rollup", "payload": {}, "cron": "0 2 * * *"},
-    {"name": "Audit retention (90 days)", "job_type": "audit.apply_retention", "payload": {"days": 90},
-     "cron": "30 3 * * *"},
 ]
 
 
@@ -39,24 +33,13 @@ def create_roles(apps, schema_editor):
     operators.permissions.set(permissions(VIEW + OPERATE))
 
 
-def create_schedules(apps, schema_editor):
-    Schedule = apps.get_model("jobs", "Schedule")
-    now = datetime.now(timezone.utc)
-    for spec in SCHEDULES:
-        Schedule.objects.get_or_create(name=spec["name"], defaults={
-            **spec, "timezone": "UTC", "enabled": True, "next_run_at": croniter(spec["cron"], now).get_next(datetime),
-        })
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("jobs", "0002_admin_and_schedules"),
-        ("audit", "0002_daily_rollup"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.RunPython(create_roles, migrations.RunPython.noop),
-        migrations.RunPython(create_schedules, migrations.RunPython.noop),
     ]
