@@ -9,7 +9,7 @@ from pydantic import Field, StrictInt
 from exports import services
 from jobs.api import ErrorOut, accepted
 from jobs.errors import JobError
-from project.api_auth import check_body_size, session_or_token
+from project.api_auth import any_caller, refuse_metrics_token
 from project.tenancy import ADMIN_ROLES, membership
 
 router = Router(tags=["control panel"])
@@ -31,16 +31,16 @@ class ExportOut(Schema):
     status_url: str
 
 
-@router.post("/analytics/export", auth=session_or_token,
-             response={202: ExportOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut,
-                       422: ErrorOut})
+@router.post("/analytics/export", auth=any_caller,
+             response={202: ExportOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 411: ErrorOut,
+                       413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def request_export(request, export_in: ExportIn):
     """Ask for an export of a guild's analytics: 202 at once with the job id and a status URL.
 
     Guild admins (or the guild's API token) only. A repeat with the same ``Idempotency-Key`` header
     within 24 hours answers with the first export's job.
     """
-    check_body_size(request)
+    refuse_metrics_token(request)
     guild = _guild_for_admin(request, export_in.guild)
     key = request.headers.get("Idempotency-Key", "")
     if len(key) > 100:

@@ -1,16 +1,15 @@
-"""The jobs endpoints: enqueue (staff), a job's status (scoped to the caller's guilds), queue health."""
+"""The jobs endpoints: enqueue (staff holding the job type's permission), a job's status (scoped to the
+caller's guilds), queue health (staff or the metrics token)."""
 
 from typing import Any, Literal
 
 from django.db import transaction
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
-from ninja.security import django_auth
 from pydantic import Field, StrictFloat, StrictInt
 
 from jobs import enqueue as enqueue_service
-from jobs import queues, selectors
-from project.api_auth import MetricsToken, session_or_token
+from jobs import queues, registry, selectors
+from project.api_auth import METRICS, any_caller, refuse_metrics_token, require_staff
 from project.tenancy import guild_ids_for
 
 router = Router(tags=["jobs"])
@@ -44,24 +43,27 @@ def accepted(request, record, **extra):
     })
 
 
-@router.post("/jobs", auth=django_auth,
-             response={202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut})
+@router.post("/jobs", auth=any_caller,
+             response={202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 411: ErrorOut, 413: ErrorOut,
+                       415: ErrorOut, 422: ErrorOut})
 def enqueue_job(request, payload_in: EnqueueIn):
-    """Enqueue a job of any declared type (staff only). Answers 202 with the job id and a status URL."""
-    if not request.user.is_staff:
-        raise HttpError(403, "staff only")
+    """Enqueue a job (staff holding the type's permission; internal types never). Answers 202 with the
+    job id and a status URL; 403 names what is missing."""
+    user = require_staff(request)
+    registry.check_may_enqueue(payload_in.job_type, user)
     with transaction.atomic():
         record = enqueue_service.enqueue(
-            payload_in.job_type, payload_in.payload, actor=request.user, priority=payload_in.priority,
+            payload_in.job_type, payload_in.payload, actor=user, priority=payload_in.priority,
             delay=payload_in.delay,
         )
     return accepted(request, record)
 
 
-@router.get("/jobs/{job_id}", auth=session_or_token, response={200: dict, 401: ErrorOut, 404: ErrorOut})
+@router.get("/jobs/{job_id}", auth=any_caller, response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def job_status(request, job_id: str):
     """A job's status, progress, attempts and result or error: staff see every job, a guild member the
     guild's jobs, a guild token its guild's jobs; any other job is a 404, as if it did not exist."""
+    refuse_metrics_token(request)
     record = selectors.job_detail(job_id)
     token_guild = getattr(request, "token_guild", None)
     if token_guild is not None:
@@ -73,11 +75,11 @@ def job_status(request, job_id: str):
     return Status(200, selectors.job_as_dict(record))
 
 
-@router.get("/queues/health", auth=[MetricsToken(), django_auth], response={200: dict, 401: ErrorOut, 403: ErrorOut})
+@router.get("/queues/health", auth=any_caller, response={200: dict, 401: ErrorOut, 403: ErrorOut})
 def queues_health(request):
     """Per queue: waiting, active, scheduled, failed, dead, paused, healthy (staff or METRICS_TOKEN)."""
-    if request.auth is not True and not request.user.is_staff:
-        raise HttpError(403, "staff or the metrics token only")
+    if request.auth != METRICS:
+        require_staff(request, "staff or the metrics token only")
     rows = queues.queue_overview()
     return Status(200, {"queues": [
         {"name": r["name"], "waiting": r["waiting"], "active": r["running"], "scheduled": r["scheduled"],

@@ -1,8 +1,10 @@
 """The JSON API (django-ninja; OpenAPI document at /api/docs), assembled from each app's router.
 
-Callers are a logged-in user (session cookie, with CSRF on writes) or a guild's API token
-(``Authorization: Bearer jdt_…``), which acts as an admin of its guild. Every error is a 4xx JSON body
-naming the problem, never a 500 page or HTML.
+Callers are a logged-in user (session cookie, with CSRF on writes), a guild's API token
+(``Authorization: Bearer jdt_…``), which acts as an admin of its guild, or the monitoring token
+(project/api_auth.py). Every error is a 4xx JSON body naming the problem, never a 500 page or HTML:
+no valid credentials is a 401 with ``WWW-Authenticate``, credentials without the right a 403 naming
+the right. Bodies are limited and must be JSON before any of this runs (project/middleware.py).
 """
 
 from ninja import NinjaAPI
@@ -11,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from exports.api import router as exports_router
 from jobs.api import router as jobs_router
 from jobs.errors import JobError
+from project.api_auth import CHALLENGE, CsrfFailed
 
 
 api = NinjaAPI(title="jobdesk", version="1", docs_url="/docs", urls_namespace="api")
@@ -45,12 +48,28 @@ def validation_error(request, exc: ValidationError):
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request, exc):
-    return api.create_response(request, _body("unauthenticated", "log in or send a valid API token"), status=401)
+    if request.headers.get("Authorization"):
+        body = _body("unauthenticated", "the API token is not valid (unknown, revoked or malformed)")
+        challenge = f'{CHALLENGE}, error="invalid_token"'
+    else:
+        body = _body("unauthenticated", "log in or send a valid API token (Authorization: Bearer ...)")
+        challenge = CHALLENGE
+    response = api.create_response(request, body, status=401)
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+@api.exception_handler(CsrfFailed)
+def csrf_failed(request, exc: CsrfFailed):
+    message = (f"CSRF check failed ({exc}): a logged-in session must send its CSRF token in the "
+               "X-CSRFToken header")
+    return api.create_response(request, _body("csrf_failed", message), status=403)
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    return api.create_response(request, _body("http_error", str(exc)), status=exc.status_code)
+    code = "forbidden" if exc.status_code == 403 else "http_error"
+    return api.create_response(request, _body(code, str(exc)), status=exc.status_code)
 
 
 api.add_router("/", jobs_router)

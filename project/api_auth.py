@@ -1,19 +1,31 @@
 """Who is calling the API: a logged-in user (session, CSRF on writes), a guild's API token, or the
-monitoring token. Routers import these; this module imports no router."""
+monitoring token. Routers import these; this module imports no router.
+
+Every endpoint accepts all three kinds of credentials (``any_caller``) and then checks the right it
+needs, so the answers tell a caller what is wrong: no valid credentials is a 401 (``unauthenticated``,
+with ``WWW-Authenticate``), valid credentials without the right is a 403 naming the right.
+"""
 
 import secrets
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.contrib.auth.models import AbstractBaseUser
+from django.middleware.csrf import CsrfViewMiddleware
 from ninja.errors import HttpError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import APIKeyCookie, HttpBearer
 
 from project.tenancy import api_token_guild
 
-MAX_BODY = 64 * 1024
+# What a 401 answers in its WWW-Authenticate header (RFC 6750); a refused token adds error="invalid_token".
+CHALLENGE = 'Bearer realm="jobdesk"'
+
+# request.auth when the caller sent METRICS_TOKEN: monitoring, not a person and not a guild.
+METRICS = "metrics-token"
 
 
 class GuildToken(HttpBearer):
+    """A guild's API token (``jdt_…``): acts as an admin of its guild (``request.token_guild``)."""
+
     def authenticate(self, request, token):
         guild = api_token_guild(token)
         if guild is not None:
@@ -26,13 +38,64 @@ class MetricsToken(HttpBearer):
 
     def authenticate(self, request, token):
         expected = settings.METRICS_TOKEN
-        return bool(expected) and secrets.compare_digest(token, expected) or None
+        return METRICS if expected and secrets.compare_digest(token, expected) else None
 
 
-session_or_token = [GuildToken(), django_auth]
+class CsrfFailed(Exception):
+    """A logged-in session's write without a valid CSRF token (a 403 naming CSRF)."""
 
 
-def check_body_size(request: HttpRequest):
-    length = request.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        raise HttpError(413, f"the request body is over {MAX_BODY // 1024} KiB")
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, answering the reason instead of an HTML page."""
+
+    def _reject(self, request, reason):
+        return reason
+
+
+class SessionAuth(APIKeyCookie):
+    """A logged-in user (the session cookie), with Django's CSRF check on writes.
+
+    Unlike ninja's ``django_auth``, the CSRF check runs only once the session is a user's: ninja checks
+    it first, so a caller without a session, or with a bad token, was told "CSRF check Failed" (403)
+    instead of being asked for credentials (401). A session without its CSRF token is still refused."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __call__(self, request):
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        if self.csrf and not getattr(request, "_ninja_csrf_exempt", False):
+            request.csrf_processing_done = False  # the site-wide middleware skipped the (exempt) ninja view
+            check = _CsrfCheck(lambda _request: None)
+            check.process_request(request)
+            reason = check.process_view(request, None, (), {})
+            if reason:
+                raise CsrfFailed(reason)
+        return user
+
+    def authenticate(self, request, key):  # required by APIKeyCookie; __call__ does the work
+        return request.user if request.user.is_authenticated else None
+
+
+# Tokens first: a request that carries a valid bearer token is that token's, whatever cookie it has.
+any_caller = [GuildToken(), MetricsToken(), SessionAuth()]
+
+
+def session_user(request):
+    """The logged-in user this request authenticated as, or None (a token's request)."""
+    return request.auth if isinstance(request.auth, AbstractBaseUser) else None
+
+
+def require_staff(request, message="staff only"):
+    """The logged-in staff member making this request; anyone else is refused with 403 ``message``."""
+    user = session_user(request)
+    if user is None or not user.is_staff:
+        raise HttpError(403, message)
+    return user
+
+
+def refuse_metrics_token(request):
+    """The metrics token reads queue health and /metrics, nothing else: 403 elsewhere."""
+    if request.auth == METRICS:
+        raise HttpError(403, "the metrics token may only read queue health and /metrics")

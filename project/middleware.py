@@ -1,8 +1,21 @@
-"""Correlation-ID middleware: one ID per request, from ``X-Correlation-ID`` when valid, else new."""
+"""Request middleware: the correlation ID of each request, and the edge of the JSON API (bodies limited
+and JSON before anything reads them; every error under /api/ a JSON body)."""
+
+from http import HTTPStatus
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse, RawPostDataException, UnreadablePostError
 
 from project import correlation
 
 HEADER = "X-Correlation-ID"
+API_PREFIX = "/api/"
+# The largest request body the API takes; every endpoint's input is far smaller.
+MAX_BODY = 64 * 1024
+
+
+def json_error(status, error, message):
+    return JsonResponse({"error": error, "message": message}, status=status)
 
 
 class CorrelationIdMiddleware:
@@ -25,29 +38,70 @@ class CorrelationIdMiddleware:
         return response
 
 
+class ApiRequestBodyMiddleware:
+    """Under /api/, a request body is JSON of at most ``MAX_BODY`` bytes, checked here, before the
+    session, CSRF check, parser or validation read it: anything else answers a 4xx JSON body at once.
+
+    Too big is 413 at any size: a declared Content-Length over the limit is refused unread, and a body
+    without one (ASGI, HTTP/2) is read at most up to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (then
+    ``RequestDataTooBig``) before its real size is checked. A chunked body without Content-Length is
+    411: under WSGI (gunicorn) Django would read it as empty. A body that is not ``application/json``
+    is 415, so that no form a browser posts cross-site is ever parsed as the API's JSON.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIX):
+            refusal = self.refusal(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    @staticmethod
+    def refusal(request):
+        too_big = json_error(413, "body_too_large",
+                             f"the request body is over the API's limit of {MAX_BODY // 1024} KiB ({MAX_BODY} bytes)")
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared and not declared.isdigit():
+            return json_error(400, "bad_request", "Content-Length is not a number of bytes")
+        if not declared and request.META.get("HTTP_TRANSFER_ENCODING"):
+            return json_error(411, "length_required", "send the body with a Content-Length header (chunked "
+                                                      f"bodies are not accepted; at most {MAX_BODY} bytes)")
+        if declared and int(declared) > MAX_BODY:
+            return too_big
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return too_big
+        except (UnreadablePostError, RawPostDataException):
+            return json_error(400, "bad_request", "the request body could not be read")
+        if len(body) > MAX_BODY:
+            return too_big
+        content_type = request.content_type or ""
+        if body and not (content_type == "application/json" or content_type.endswith("+json")):
+            return json_error(415, "unsupported_media_type",
+                              f"send the body as JSON with Content-Type: application/json (got {content_type or 'none'!r})")
+        return None
+
+
 class ApiJsonErrorsMiddleware:
     """Under /api/, every error is JSON: Django's own answers (404 for an unknown path, 405 for a wrong
     method, 403 for a failed CSRF check, 400 for an oversized body) arrive as HTML pages otherwise."""
-
-    PREFIX = "/api/"
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if (request.path.startswith(self.PREFIX) and response.status_code >= 400
+        if (request.path.startswith(API_PREFIX) and response.status_code >= 400
                 and not response.get("Content-Type", "").startswith("application/json")):
-            from http import HTTPStatus
-
-            from django.http import JsonResponse
-
             try:
                 reason = HTTPStatus(response.status_code).phrase.lower()
             except ValueError:
                 reason = "error"
-            replacement = JsonResponse({"error": reason.replace(" ", "_"), "message": reason},
-                                       status=response.status_code)
+            replacement = json_error(response.status_code, reason.replace(" ", "_"), reason)
             for header in ("Allow", "X-Correlation-ID"):
                 if response.has_header(header):
                     replacement[header] = response[header]

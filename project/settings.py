@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.middleware.CorrelationIdMiddleware",
     "project.middleware.ApiJsonErrorsMiddleware",
+    "project.middleware.ApiRequestBodyMiddleware",  # before anything reads a request body
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -1,0 +1,107 @@
+"""Every request body over the API's limit answers 413 JSON before it is parsed or validated, at any size
+and whoever sends it; a body without a Content-Length cannot slip past the limit."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+from exports.models import Export
+from jobs.models import JobRecord
+from project.middleware import MAX_BODY
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+JOBS, EXPORT = "/api/jobs", "/api/control-panel/analytics/export"
+# Invalid in every field: were they parsed and validated first, the answer would be a 400 or 422.
+INVALID = {JOBS: {"job_type": "", "payload": [1], "priority": "now"},
+           EXPORT: {"guild": "mine", "format": 7, "start": "January", "metrics": []}}
+
+
+def padded(body, size):
+    """``body`` as JSON text of exactly ``size`` bytes (trailing whitespace is valid JSON)."""
+    text = json.dumps(body)
+    assert len(text) <= size
+    return text + " " * (size - len(text))
+
+
+def export_body(world):
+    return {"guild": world["mine"].pk, "format": "csv", "start": "2026-01-01", "end": "2026-01-31",
+            "metrics": ["messages"]}
+
+
+def client_for(user):
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def assert_refused_as_too_large(response):
+    assert response.status_code == 413, response.content[:300]
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"] == "body_too_large" and "64 KiB" in response.json()["message"]
+
+
+@pytest.mark.parametrize("size", [MAX_BODY + 1, 65 * 1024 + 1, 3 * 1024 * 1024, 20 * 1024 * 1024])
+@pytest.mark.parametrize("path, who", [(JOBS, "staff"), (EXPORT, "admin"), (EXPORT, None)])
+def test_a_body_over_the_limit_is_413_json_before_validation(world, staff_user, path, who, size):
+    user = staff_user if who == "staff" else world.get(who)
+    response = client_for(user).post(path, data=padded(INVALID[path], size), content_type="application/json")
+    assert_refused_as_too_large(response)
+    assert not JobRecord.objects.exists() and not Export.objects.exists()
+
+
+def test_a_body_at_the_limit_is_served(world):
+    response = client_for(world["admin"]).post(EXPORT, data=padded(export_body(world), MAX_BODY),
+                                               content_type="application/json")
+    assert response.status_code == 202, response.content
+
+
+def test_a_chunked_body_without_content_length_is_refused_unread(world):
+    """Under WSGI (gunicorn) Django reads a chunked body as empty; the API says so instead of guessing."""
+    response = client_for(world["admin"]).post(
+        EXPORT, data=padded(INVALID[EXPORT], 3 * 1024 * 1024), content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"}, CONTENT_LENGTH="")
+    assert response.status_code == 411 and response["Content-Type"].startswith("application/json")
+    assert "Content-Length" in response.json()["message"]
+    assert not Export.objects.exists()
+
+
+@pytest.mark.parametrize("size", [MAX_BODY + 1, 3 * 1024 * 1024])
+def test_a_body_without_any_length_header_is_measured(size):
+    """An ASGI server passes a body with no Content-Length (HTTP/2, or chunked once decoded): its real
+    size is checked, in pieces as it arrives."""
+    body = padded(INVALID[EXPORT], size).encode()
+    status, headers, content = async_to_sync(asgi_post)(EXPORT, body)
+    assert status == 413 and headers[b"content-type"].startswith(b"application/json")
+    assert json.loads(content)["error"] == "body_too_large"
+    assert not Export.objects.exists()
+
+
+async def asgi_post(path, body, piece=16 * 1024):
+    """POST ``body`` to jobdesk's ASGI application in pieces, without a Content-Length header."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "2", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 40000), "server": ("testserver", 80)}
+    messages = [{"type": "http.request", "body": body[i:i + piece], "more_body": i + piece < len(body)}
+                for i in range(0, len(body), piece)]
+    sent = []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # the client stays connected until the answer is sent
+
+    async def send(message):
+        sent.append(message)
+
+    from django.core.asgi import get_asgi_application  # what project/asgi.py serves
+
+    await get_asgi_application()(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.lower(): v for k, v in start["headers"]}, content
