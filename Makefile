@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run test bench bench-admin bench-export check clean
+.PHONY: install run services test bench bench-admin bench-export check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,15 @@ TEST_ENV = DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production SECURE
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) QUEUE_NAMESPACE=jdtest \
 	JOBS_TASK_MODULES=tests.jobtypes
 
+# Installs (Debian packages) and starts what the suite needs when it is missing; quiet when all is there.
+SERVICES_SCRIPT := scripts/test-services
+
+services:
+	@$(SERVICES_SCRIPT)
+
 # The suite runs with production settings (DEBUG off, manifest static files), so static files are
 # collected first, as a deployment does.
-test: install
+test: services install
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v 0
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 

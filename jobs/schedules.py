@@ -46,6 +46,17 @@ def next_run(schedule: Schedule, after):
     return local.astimezone(dt_timezone.utc)
 
 
+def next_tick(schedule: Schedule, tick, now):
+    """The run after ``tick`` once it has run at ``now``: the first time on the schedule strictly after
+    ``now``. An interval schedule stays on its grid (``tick`` plus whole intervals) however late the
+    scheduler came, so its runs do not drift by the scheduler's latency; runs missed while no scheduler
+    ran are skipped, not caught up."""
+    if schedule.interval_seconds:
+        step = timedelta(seconds=schedule.interval_seconds)
+        return tick + step * (max(now - tick, timedelta(0)) // step + 1)
+    return next_run(schedule, max(now, tick))
+
+
 def schedule_save(schedule: Schedule):
     """Validate and save; the next run is recomputed from now, so an edit applies at the next tick."""
     schedule_validate(schedule)
@@ -66,7 +77,7 @@ def run_due_schedules(now=None, limit=100):
         tick = schedule.next_run_at
         with transaction.atomic():
             won = Schedule.objects.filter(pk=schedule.pk, enabled=True, next_run_at=tick).update(
-                next_run_at=next_run(schedule, max(now, tick)), last_run_at=now,
+                next_run_at=next_tick(schedule, tick, now), last_run_at=now,
             )
             if not won:
                 continue  # another scheduler took this tick

@@ -1,0 +1,97 @@
+"""Two ``manage.py rqscheduler`` processes run at once; both end up inside the same tick, then the one in
+the middle of a tick (holding the schedulers' lock) is SIGKILLed and a new one started: every tick of the
+schedule gets exactly one job, and none is missed.
+
+The schedulers tick every second (``JOBS_SYSTEM_INTERVAL=1``) and the schedule runs every 4 s, so the
+whole run takes about 20 s. To catch a scheduler mid-tick, the test holds the schedule's row lock: a
+scheduler that reaches the tick waits in its compare-and-set, inside its tick, holding the lock, and
+PostgreSQL shows which one it is (each scheduler connects under its own ``application_name``).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+
+from jobs import schedules
+from jobs.models import JobRecord, Schedule
+from tests.conftest import BASE_DIR, service_env, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EVERY = 4  # seconds between the schedule's ticks
+
+
+class SchedulerProcess:
+    def __init__(self, name, log_dir):
+        self.name = name
+        self.log = open(log_dir / f"{name}.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), "rqscheduler", "--queue", "jdtest.default"],
+            cwd=BASE_DIR, env=service_env(JOBS_SYSTEM_INTERVAL=1, PGAPPNAME=name), stdout=self.log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+        self.log.close()
+
+
+def waiting_in_a_tick():
+    """The schedulers whose tick waits for the schedule's row (the test holds it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT application_name FROM pg_stat_activity"
+                       " WHERE wait_event_type = 'Lock' AND application_name LIKE 'scheduler-%'")
+        return sorted(name for (name,) in cursor.fetchall())
+
+
+def ticks_enqueued():
+    cids = JobRecord.objects.filter(job_type="test.sleep").values_list("correlation_id", flat=True)
+    return sorted(int(cid.rsplit("-", 1)[1]) for cid in cids)
+
+
+def test_two_schedulers_one_killed_mid_tick_enqueue_exactly_one_job_per_tick(tmp_path):
+    Schedule.objects.all().delete()  # only this schedule ticks
+    schedule = schedules.schedule_save(Schedule(
+        name="every 4 s", job_type="test.sleep", payload={"marker": "tick", "seconds": 0}, interval_seconds=EVERY,
+    ))
+    first_tick = schedule.next_run_at
+    procs = {name: SchedulerProcess(name, tmp_path) for name in ("scheduler-a", "scheduler-b")}
+    try:
+        wait_for(ticks_enqueued, timeout=15, message="the first tick's job")
+
+        # Both schedulers inside the same tick at once: the first one's lock has expired while it waits.
+        with transaction.atomic():
+            Schedule.objects.select_for_update().get(pk=schedule.pk)
+            wait_for(lambda: len(waiting_in_a_tick()) == 2, timeout=10,
+                     message="both schedulers inside the second tick (the scheduler lock outlived one interval)")
+
+        # The scheduler in the middle of the next tick is SIGKILLed; a new one is started.
+        with transaction.atomic():
+            Schedule.objects.select_for_update().get(pk=schedule.pk)
+            victim = wait_for(waiting_in_a_tick, timeout=10, message="a scheduler inside the third tick")[0]
+            procs[victim].kill()
+        procs["scheduler-c"] = SchedulerProcess("scheduler-c", tmp_path)
+
+        fifth_tick = first_tick + timedelta(seconds=4 * EVERY)
+        wait_for(lambda: Schedule.objects.get(pk=schedule.pk).next_run_at > fifth_tick, timeout=20,
+                 message="the fifth tick")
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+    ticks = ticks_enqueued()
+    assert len(ticks) == len(set(ticks)), f"a tick ran twice: {ticks}"
+    schedule.refresh_from_db()
+    first, next_tick = int(first_tick.timestamp()), int(schedule.next_run_at.timestamp())
+    assert ticks == list(range(first, next_tick, EVERY)), f"a tick was missed: {ticks}, next {next_tick}"
