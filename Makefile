@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run services test bench bench-admin bench-export check clean
+.PHONY: install run services test bench bench-admin bench-export bench-chaos check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench-admin: install
 bench-export: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 	$(BIN)/python bench/export_scale.py $(BENCH_ARGS)
+
+# Hosts crash every 3 s, Redis and PostgreSQL restart mid-run (bench/chaos.py). The bench starts its own
+# redis-server and, for the PostgreSQL restart, its own cluster: the shared servers are never restarted.
+bench-chaos: install
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+	$(BIN)/python bench/chaos.py $(BENCH_ARGS)
 
 check: install
 	DEBUG=false SECRET_KEY=$$(head -c 48 /dev/urandom | base64) ALLOWED_HOSTS=jobdesk.example.com \
