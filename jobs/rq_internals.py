@@ -337,6 +337,14 @@ class WorkerOverrides:
         except REDIS_DOWN as exc:  # the work horse goes on; the next heartbeat may find Redis back
             log.warning("worker %s: job %s heartbeat not sent, Redis unavailable: %s", self.name, job.id, exc)
 
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        # Called by RQ's monitor of the work horse every heartbeat: a Redis error here must not make
+        # the worker abandon (and later cut the database connection of) a horse that is still working.
+        try:
+            return super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        except REDIS_DOWN as exc:
+            log.warning("worker %s: working time not sent, Redis unavailable: %s", self.name, exc)
+
     def check_for_suspension(self, burst):
         if self._poll_controls()[1]:
             return super().check_for_suspension(burst)  # waits, as RQ does, until `rq resume`

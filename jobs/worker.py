@@ -60,7 +60,7 @@ class Worker(WorkerOverrides, RQWorker):
         connection = connections["default"]
         if not connection.is_usable():
             connection.close()
-            connection.connect()
+            connection.ensure_connection()  # raises Django's OperationalError while the database is away
 
     def execute_job(self, job, queue):
         connection = connections["default"]
