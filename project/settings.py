@@ -173,7 +173,9 @@ QUEUE_FAILURE_TTL = _read("QUEUE_FAILURE_TTL", env.int, 24 * 3600)
 QUEUE_JOB_HEARTBEAT = _positive_int("QUEUE_JOB_HEARTBEAT", 5)
 QUEUE_HEARTBEAT_GRACE = _positive_int("QUEUE_HEARTBEAT_GRACE", 10)
 JOBS_RELAY_GRACE = _read("JOBS_RELAY_GRACE", env.float, 5.0)
-JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 10)
+JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 5)
+# Seconds `manage.py jobs_workers` lets running jobs finish on SIGTERM before it kills them.
+QUEUE_SHUTDOWN_GRACE = _positive_int("QUEUE_SHUTDOWN_GRACE", 30)
 # Extra modules declaring job types, beyond each app's tasks.py (comma-separated dotted paths).
 JOBS_TASK_MODULES = env.list("JOBS_TASK_MODULES", default=[])
 

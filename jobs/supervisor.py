@@ -1,0 +1,134 @@
+"""The worker pool behind ``manage.py jobs_workers``: ``QUEUE_CONCURRENCY_<DOMAIN>`` worker processes
+per domain, each a ``manage.py rqworker`` on that domain's queues (high first) with RQ's scheduler.
+
+What it promises:
+- a worker process that dies (a crash, an OOM kill, an error RQ does not survive) is started again
+  at once, then with a growing pause (up to ``RESTART_BACKOFF[1]`` s) while it keeps dying young;
+- on SIGTERM or SIGINT every worker is asked for a warm shutdown (RQ finishes the job in hand) and
+  given ``QUEUE_SHUTDOWN_GRACE`` seconds; what is still running then is killed, work horses included,
+  and the reconciler records those attempts as lost and runs the jobs again;
+- the workers stay in the pool's process group, so that a host crash (or ``kill -9 -<pgid>``) takes
+  them all.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from jobs.connection import domain_queue_names
+
+log = logging.getLogger(__name__)
+
+MANAGE = Path(settings.BASE_DIR) / "manage.py"
+POLL = 0.5
+# A worker that lived less than YOUNG seconds died young; restart pause: first, longest (seconds).
+YOUNG = 10
+RESTART_BACKOFF = (1, 30)
+
+
+@dataclass
+class Slot:
+    """One place in the pool: its domain, the process filling it, and how it has fared."""
+
+    domain: str
+    index: int
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    pause: float = 0.0
+    restart_at: float = 0.0
+    restarts: int = field(default=0)
+
+    @property
+    def name(self):
+        return f"{self.domain}-{self.index}"
+
+
+def worker_command(domain, extra_args=()):
+    return [sys.executable, str(MANAGE), "rqworker", *domain_queue_names(domain), "--with-scheduler", *extra_args]
+
+
+class Pool:
+    def __init__(self, domains=None, *, grace=None, extra_args=()):
+        domains = domains or settings.QUEUE_DOMAINS
+        self.slots = [Slot(domain, i) for domain in domains for i in range(settings.QUEUE_CONCURRENCY[domain])]
+        self.grace = settings.QUEUE_SHUTDOWN_GRACE if grace is None else grace
+        self.extra_args = tuple(extra_args)
+        self.stopping = False
+
+    def run(self):
+        """Start every slot and keep it filled until SIGTERM or SIGINT; returns the exit status."""
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for slot in self.slots:
+            self._start(slot)
+        log.info("jobs_workers: %d worker(s): %s", len(self.slots), ", ".join(s.name for s in self.slots))
+        while not self.stopping:
+            self._tend(time.monotonic())
+            time.sleep(POLL)
+        return self._shutdown()
+
+    def _stop(self, signum, _frame):
+        log.info("jobs_workers: %s received, stopping", signal.Signals(signum).name)
+        self.stopping = True
+
+    def _start(self, slot):
+        slot.proc = subprocess.Popen(worker_command(slot.domain, self.extra_args), cwd=MANAGE.parent)
+        slot.started_at = time.monotonic()
+
+    def _tend(self, now):
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.poll() is None:
+                continue
+            if slot.proc is not None:  # it just died: decide when to start it again
+                lived = now - slot.started_at
+                slot.pause = 0 if lived >= YOUNG else min(max(slot.pause * 2, RESTART_BACKOFF[0]), RESTART_BACKOFF[1])
+                slot.restart_at = now + slot.pause
+                log.warning("jobs_workers: worker %s (pid %d) exited with %s after %.1fs; starting it again in %ss",
+                            slot.name, slot.proc.pid, slot.proc.returncode, lived, slot.pause)
+                slot.proc = None
+            if now >= slot.restart_at:
+                slot.restarts += 1
+                self._start(slot)
+
+    def _shutdown(self):
+        running = [slot.proc for slot in self.slots if slot.proc is not None and slot.proc.poll() is None]
+        for proc in running:
+            _signal(proc.pid, signal.SIGTERM)  # RQ's warm shutdown: the job in hand finishes
+        deadline = time.monotonic() + self.grace
+        for proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("jobs_workers: worker pid %d still busy after %ss; killing it and its job", proc.pid,
+                            self.grace)
+                for pid in [*_descendants(proc.pid), proc.pid]:
+                    _signal(pid, signal.SIGKILL)
+                proc.wait()
+        log.info("jobs_workers: stopped")
+        return 0
+
+
+def _signal(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _descendants(pid):
+    """Every process below ``pid`` (RQ puts each work horse in a process group of its own)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in map(int, children):
+        found += [child, *_descendants(child)]
+    return found
