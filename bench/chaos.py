@@ -14,9 +14,10 @@ The set-up is production's, as README documents it, with default settings:
   ``DATABASE_URL`` (default 127.0.0.1:5432) with a database of their own (``--database``, default
   ``jobdesk_chaos``, dropped and re-created, then migrated). Settings are the defaults: inherited
   ``QUEUE_*`` and ``JOBS_*`` variables are dropped (``--set NAME=VALUE`` overrides one on purpose).
-- four "hosts": each is one worker command in a process group of its own, ``--worker-command rqworker``
-  (``manage.py rqworker <every queue, high first> --with-scheduler``) or ``jobs_workers`` (``manage.py
-  jobs_workers``: QUEUE_CONCURRENCY_<DOMAIN> rqworker processes per domain, restarted when they die);
+- four "hosts": each is one worker command in a process group of its own, ``--worker-command
+  jobs_workers`` (the default: ``manage.py jobs_workers``, QUEUE_CONCURRENCY_<DOMAIN> rqworker processes
+  per domain, restarted when they die) or ``rqworker`` (``manage.py rqworker <every queue, high first>
+  --with-scheduler``, nothing restarts it);
 - one ``manage.py rqscheduler --queue <ns>.default``, which runs the relay and the reconciler every
   ``JOBS_SYSTEM_INTERVAL`` seconds;
 - the job type ``bench.chaos_step`` (bench/jobtypes.py): sleeps ``--job-ms`` ms, then inserts a row (record
@@ -82,7 +83,7 @@ SCENARIOS = {
     3: ("crashes + PostgreSQL restart", "postgres"),
 }
 WORKER_COMMANDS = ("rqworker", "jobs_workers")
-DEFAULT_WORKER_COMMAND = "rqworker"
+DEFAULT_WORKER_COMMAND = "jobs_workers"  # the supervising command (README); rqworker alone for comparison
 FORBIDDEN_DATABASES = {"jobdesk", "test_jobdesk", "postgres", "template0", "template1"}
 GOAL_SETTLE, MOONSHOT_SETTLE = 30.0, 15.0
 TERMINAL = ("succeeded", "dead", "canceled")
@@ -284,6 +285,11 @@ def print_report(report):
             print(f"   {proc['what']} exited on its own at {proc['at']:.1f} s with status {proc['status']}; "
                   f"its log ends:")
             for line in proc["log_tail"]:
+                print(f"      {line}")
+        if r.get("workers_quit_on_error") or r.get("supervisor_restarts"):
+            print(f"   worker processes that quit on an error: {r.get('workers_quit_on_error', 0)}; restarted by "
+                  f"jobs_workers: {r.get('supervisor_restarts', 0)} (not counting the bench's crashes)")
+            for line in [*r.get("workers_quit_samples", []), *r.get("supervisor_restart_samples", [])]:
                 print(f"      {line}")
         if r.get("stuck_by_state"):
             print(f"   stuck records by ledger status @ where RQ holds them: {r['stuck_by_state']}")
@@ -673,9 +679,28 @@ def run_scenario(args, number, disruption, workdir, log_dir, services, result):
                   done_at=None if done_at is None else round(done_at - t0, 2),
                   settle_seconds=None if settled_at is None else round(max(0.0, settled_at - crash_end), 2),
                   exited_on_their_own=[{**e, "log_tail": tail(e.pop("log"))} for e in exits])
+    result.update(scan_logs(log_dir))
     figures(ledger, rconn, n, result)
     ledger.close()
     rconn.close()
+
+
+def scan_logs(log_dir, samples=5):
+    """Workers that quit on an error (RQ's "found an unhandled exception, quitting"), with the error that
+    made them, and worker processes the ``jobs_workers`` supervisor restarted; the bench's own crashes
+    are not counted (a SIGKILL leaves no line)."""
+    quits, restarts = [], []
+    for path in sorted(Path(log_dir).glob("host-*.log")):
+        lines = path.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if "found an unhandled exception, quitting" in line:
+                error = next((later for later in lines[i + 1:i + 80]
+                              if later and not later.startswith((" ", "Traceback", "During handling"))), "")
+                quits.append(f"{path.name}: {line[11:23]} {error[:200]}")
+            elif "jobs_workers: worker" in line and "exited with" in line:
+                restarts.append(f"{path.name}: {line[11:23]} {line.split('jobs_workers: ', 1)[1][:200]}")
+    return {"workers_quit_on_error": len(quits), "workers_quit_samples": quits[:samples],
+            "supervisor_restarts": len(restarts), "supervisor_restart_samples": restarts[:samples]}
 
 
 def figures(ledger, rconn, n, result):

@@ -2,11 +2,11 @@
 and Redis restarted with its data gone lose no job, leave none stuck, and every job that ran twice has
 a lost attempt in the ledger to say why.
 
-It runs ``bench/chaos.py --small --json`` (300 jobs of 50 ms, four hosts running ``manage.py rqworker``
-as README documents it, ``manage.py rqscheduler``, three crashes, one Redis restart at 40% of the
-work, default settings) as a process of its own: its own private redis-server on a free port (the
+It runs ``bench/chaos.py --small --json`` (300 jobs of 50 ms, four hosts each running the bench's
+default worker command, ``manage.py jobs_workers``, one ``manage.py rqscheduler``, three crashes, one
+Redis restart at 40% of the work, default settings) as a process of its own: its own private redis-server on a free port (the
 suite's Redis is not touched) and a database of its own, ``<test database>_chaos``, on the suite's
-PostgreSQL server. About 30 s when all goes well; bounded by the bench's settle limit.
+PostgreSQL server. About 45 s when all goes well; bounded by the bench's settle limit.
 """
 
 import json
