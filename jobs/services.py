@@ -11,7 +11,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.serializers import JSONSerializer
 
-from jobs import registry, states
+from jobs import registry, rq_internals, states
 from jobs.connection import get_queue, redis_connection
 from jobs.dispatch import dispatch, send
 from jobs.models import TERMINAL_STATUSES, WAITING_STATUSES, JobRecord, Outcome, Status
@@ -73,7 +73,7 @@ def _move_to_queue(record):
     try:
         if record.rq_id in queue.scheduled_job_registry:
             queue.scheduled_job_registry.requeue(record.rq_id)
-        elif not redis_connection().exists(f"rq:job:{record.rq_id}"):
+        elif not redis_connection().exists(rq_internals.job_key(record.rq_id)):
             send([record])
     except RedisError as exc:
         log.info("requeue of %s not sent to Redis (the reconciler will): %s", record.pk, exc)
@@ -86,11 +86,7 @@ def delete_jobs(queryset, *, actor=None) -> int:
         return 0
     JobRecord.objects.filter(pk__in=[r.pk for r in records]).delete()
     try:
-        pipe = redis_connection().pipeline(transaction=False)
-        for record in records:
-            pipe.delete(f"rq:job:{record.rq_id}")
-            pipe.zrem(f"rq:failed:{record.queue}", record.rq_id)
-        pipe.execute()
+        rq_internals.forget(redis_connection(), [(record.rq_id, record.queue) for record in records])
     except RedisError as exc:
         log.info("deleted jobs left in Redis (they expire there): %s", exc)
     for record in records:
@@ -102,7 +98,7 @@ def delete_jobs(queryset, *, actor=None) -> int:
 def _redispatch(record):
     try:
         # A dead job also sits in RQ's failed registry: take it out so both sides agree.
-        redis_connection().zrem(f"rq:failed:{record.queue}", record.rq_id)
+        redis_connection().zrem(rq_internals.failed_key(record.queue), record.rq_id)
     except RedisError:
         pass  # dispatch below meets the same error and leaves the job pending for the relay
     dispatch([record])
@@ -137,11 +133,7 @@ def _stop_running(record):
 
 def _remove_waiting(record):
     try:
-        pipe = redis_connection().pipeline(transaction=False)
-        pipe.lrem(f"rq:queue:{record.queue}", 0, record.rq_id)
-        pipe.zrem(f"rq:scheduled:{record.queue}", record.rq_id)
-        pipe.delete(f"rq:job:{record.rq_id}")
-        pipe.execute()
+        rq_internals.forget(redis_connection(), [(record.rq_id, record.queue)])
     except RedisError as exc:
         # Left in Redis, the job is still skipped: the runner only runs a record that is waiting.
         log.info("could not remove canceled job %s from Redis: %s", record.pk, exc)
