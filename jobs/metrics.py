@@ -55,7 +55,12 @@ def metrics(request):
     header = request.headers.get("Authorization", "")
     token_ok = bool(settings.METRICS_TOKEN) and secrets.compare_digest(header, f"Bearer {settings.METRICS_TOKEN}")
     if not token_ok and not (request.user.is_authenticated and request.user.is_staff):
-        return JsonResponse({"error": "unauthenticated", "message": "staff or the metrics token only"}, status=401)
+        if request.user.is_authenticated:  # who it is is known; the right is missing
+            return JsonResponse({"error": "forbidden", "message": "staff or the metrics token only"}, status=403)
+        response = JsonResponse({"error": "unauthenticated", "message": "log in as staff or send the metrics token"},
+                                status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="jobdesk"'
+        return response
     registry = CollectorRegistry()
     registry.register(LedgerCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

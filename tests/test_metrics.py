@@ -20,11 +20,14 @@ def test_metrics_show_queues_and_open_jobs_to_the_metrics_token(settings, world)
 
 
 @pytest.mark.parametrize("who, header, status", [
-    (None, "", 401), (None, "Bearer wrong", 401), ("admin", "", 401), ("staff", "", 200),
+    (None, "", 401), (None, "Bearer wrong", 401), ("admin", "", 403), ("staff", "", 200),
 ])
 def test_metrics_are_not_public(settings, world, who, header, status):
     settings.METRICS_TOKEN = "scrape-token-0001"
     client = Client()
     if who:
         client.force_login(world[who])
-    assert client.get("/metrics", headers={"Authorization": header} if header else {}).status_code == status
+    response = client.get("/metrics", headers={"Authorization": header} if header else {})
+    assert response.status_code == status
+    if status == 401:
+        assert response["WWW-Authenticate"].startswith("Bearer")
