@@ -137,7 +137,7 @@ class JobRecordAdmin(admin.ModelAdmin):
             raise JobNotFinished(obj.pk, status)
 
     def delete_queryset(self, request, queryset):
-        services.delete_jobs(queryset, actor=request.user)
+        services.delete_jobs(queryset.select_related(None), actor=request.user)
 
     def response_delete(self, request, obj_display, obj_id):
         """Back to the job list (Django would go to the admin's index: staff do not "change" jobs)."""
@@ -232,7 +232,9 @@ class JobRecordAdmin(admin.ModelAdmin):
         if confirm is not None:
             return confirm
         total = queryset.count()
-        deleted = services.delete_jobs(queryset, actor=request.user)
+        # The changelist's queryset joins guild and actor (list_select_related); the service reads only
+        # a few columns, and Django refuses to defer a field it is told to join (FieldError, a 500).
+        deleted = services.delete_jobs(queryset.select_related(None), actor=request.user)
         text = f"{deleted} deleted"
         if total - deleted:
             text += f", {total - deleted} skipped: not finished"
