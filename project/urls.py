@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jobs import rq_dashboard
 from jobs.metrics import metrics
 from project.api import api
 from project.health import healthz
 
 urlpatterns = [
-    path("admin/django-rq/", include("django_rq.urls")),
+    path("admin/django-rq/", include((rq_dashboard.urlpatterns, "django_rq"))),  # with jobdesk's roles
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
