@@ -15,8 +15,10 @@ The set-up is production's, as README documents it, with default settings:
   ``jobdesk_chaos``, dropped and re-created, then migrated). Settings are the defaults: inherited
   ``QUEUE_*`` and ``JOBS_*`` variables are dropped (``--set NAME=VALUE`` overrides one on purpose).
 - four "hosts": each is one worker command in a process group of its own, ``--worker-command
-  jobs_workers`` (the default: ``manage.py jobs_workers``, QUEUE_CONCURRENCY_<DOMAIN> rqworker processes
-  per domain, restarted when they die) or ``rqworker`` (``manage.py rqworker <every queue, high first>
+  jobs_workers`` (the default: ``manage.py jobs_workers --domains default``, QUEUE_CONCURRENCY_DEFAULT
+  rqworker processes on the default domain's queues, where the bench's jobs go, restarted when they
+  die; ``--all-domains`` runs every domain's workers on each host, as production would, at five more
+  Django start-ups per host) or ``rqworker`` (``manage.py rqworker <every queue, high first>
   --with-scheduler``, nothing restarts it);
 - one ``manage.py rqscheduler --queue <ns>.default``, which runs the relay and the reconciler every
   ``JOBS_SYSTEM_INTERVAL`` seconds;
@@ -25,10 +27,12 @@ The set-up is production's, as README documents it, with default settings:
   its work leaves a row, even when the host dies before the ledger hears of the outcome.
 
 All jobs are enqueued at once (``enqueue_many``) once the workers are up. Then a host crashes every
-``--crash-interval`` seconds (3): the oldest host's whole process tree is SIGKILLed (worker and work
-horse, which RQ puts in a group of its own; see NOTES.md pitfall 5) and a replacement host is started
-at once. Crashes stop once ``--crash-until`` (95%) of the records are terminal (or after
-``--max-crashes``, or when nothing has progressed for ``--settle`` seconds). Scenarios:
+``--crash-interval`` seconds (3): a host chosen at random (``--seed``; ``--victim oldest`` for the
+longest-running) has its whole process tree SIGKILLed (supervisor, workers and work horses, which RQ
+puts in groups of their own; see NOTES.md pitfall 5) and a replacement host is started at once.
+Start-up counts: on 2 busy cores a host needs seconds to import Django before it takes a job. Crashes stop once ``--crash-until`` (95%) of the records are terminal (or after
+``--max-crashes``, or when nothing has progressed for ``--settle`` seconds: then the run is reported as
+stalled). Scenarios:
 
 1. crashes alone;
 2. crashes, and Redis killed and started again empty when 40% of the records are terminal;
@@ -123,7 +127,11 @@ def parse_args(argv=None):
     add("--strict-settle", action="store_true", help="exit non-zero also when settling took over 30 s")
     add("--keep-logs", metavar="DIR", help="keep the worker and scheduler logs in DIR")
     add("--json", action="store_true", help="print the figures as JSON (progress goes to stderr)")
-    add("--seed", type=int, default=1, help="seed of the payload order (1)")
+    add("--victim", choices=("random", "oldest"), default="random",
+        help="which host crashes: one at random (seeded), or the longest-running (random)")
+    add("--all-domains", action="store_true",
+        help="jobs_workers: every domain's workers on each host, not only the default domain's")
+    add("--seed", type=int, default=1, help="seed of the crash victims (1)")
     add("--run-scenario", type=int, help=argparse.SUPPRESS)
     add("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -279,6 +287,8 @@ def print_report(report):
               f"{r['executions']:,} ({r['extra_executions']} extra, {r['explained']} explained by a lost attempt, "
               f"{r['unexplained']} unexplained, {r['same_attempt_repeats']} repeats of one attempt); "
               f"statuses: {r['statuses']}")
+        if r.get("stalled"):
+            print("   the work stalled: no record became terminal for the settle limit while hosts kept crashing")
         if r.get("succeeded_without_execution"):
             print(f"   succeeded in the ledger without any execution row: {r['succeeded_without_execution']}")
         for proc in r.get("exited_on_their_own", []):
@@ -361,7 +371,8 @@ def tail(path, lines=6):
     except OSError:
         return []
     text = [line for line in text if line.strip() and not line.strip().startswith(("^", "~", "File \"", "Traceback"))
-            and not line.startswith("    ")]
+            and not line.startswith(("    ", "During handling"))]
+    text = [line for i, line in enumerate(text) if line not in text[i + 1:i + 4]]  # chained repeats once
     errors = [line for line in text if " ERROR " in line or " CRITICAL " in line]
     last = text[-lines:]
     return ([errors[-1]] if errors and errors[-1] not in last else []) + last
@@ -536,8 +547,9 @@ def run_scenario(args, number, disruption, workdir, log_dir, services, result):
         worker_command = [*manage, "rqworker", *queues, "--with-scheduler"]
         workers_per_host = 1
     else:
-        worker_command = [*manage, "jobs_workers"]
-        workers_per_host = sum(settings.QUEUE_CONCURRENCY.values())
+        domains = list(settings.QUEUE_DOMAINS) if args.all_domains else ["default"]
+        worker_command = [*manage, "jobs_workers", "--domains", ",".join(domains)]
+        workers_per_host = sum(settings.QUEUE_CONCURRENCY[domain] for domain in domains)
     settings_used = {key: getattr(settings, key) for key in (
         "QUEUE_NAMESPACE", "QUEUE_JOB_HEARTBEAT", "QUEUE_HEARTBEAT_GRACE", "JOBS_SYSTEM_INTERVAL",
         "JOBS_RELAY_GRACE", "QUEUE_MAX_ATTEMPTS", "QUEUE_RESULT_TTL", "QUEUE_FAILURE_TTL")}
@@ -577,9 +589,8 @@ def run_scenario(args, number, disruption, workdir, log_dir, services, result):
     result["startup_seconds"] = round(now(), 2)
 
     # The work: all at once, in batches, from this process (an enqueue_many per batch, as an app does).
-    rng = random.Random(args.seed)
+    crash_rng = random.Random(args.seed)
     payloads = [{"ms": args.job_ms} for _ in range(args.jobs)]
-    rng.shuffle(payloads)
     enqueue_started = now()
     for first in range(0, len(payloads), 1000):
         enqueue_many(JOB_TYPE, payloads[first:first + 1000])
@@ -636,7 +647,8 @@ def run_scenario(args, number, disruption, workdir, log_dir, services, result):
             disrupted = True
             t = now()
         if t >= next_crash:
-            victim = min((h for h in hosts if not h.crashed), key=lambda h: h.started_at)
+            alive = [h for h in hosts if not h.crashed]
+            victim = min(alive, key=lambda h: h.started_at) if args.victim == "oldest" else crash_rng.choice(alive)
             victim.crash()
             start_host()
             crashes += 1
@@ -645,10 +657,14 @@ def run_scenario(args, number, disruption, workdir, log_dir, services, result):
         if t - last_report >= 5:
             last_report = t
             log(f"{t - t0:5.1f} s: {counts if counts is not None else 'database not answering'}; {crashes} crashes")
-        if disrupted and (
+        if t - last_progress > args.settle:
+            log(f"no progress for {args.settle:g} s: crashing stops" + ("" if disrupted else f"; the {disruption} "
+                f"restart never came (it waits for {args.disrupt_at:.0%} of the records to be terminal)"))
+            result["stalled"] = True
+            crashing = False
+        elif disrupted and (
             last_terminal >= args.crash_until * n
             or (args.max_crashes is not None and crashes >= args.max_crashes)
-            or t - last_progress > args.settle
         ):
             crashing = False
         else:
