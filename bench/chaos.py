@@ -694,7 +694,7 @@ def run_scenario(args, number, disruption, workdir, log_dir, services, result):
     result.update(crashes=crashes, last_crash_at=round(crash_end - t0, 2),
                   done_at=None if done_at is None else round(done_at - t0, 2),
                   settle_seconds=None if settled_at is None else round(max(0.0, settled_at - crash_end), 2),
-                  exited_on_their_own=[{**e, "log_tail": tail(e.pop("log"))} for e in exits])
+                  exited_on_their_own=[{"log_tail": tail(e.pop("log")), **e} for e in exits])
     result.update(scan_logs(log_dir))
     figures(ledger, rconn, n, result)
     ledger.close()

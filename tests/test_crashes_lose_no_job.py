@@ -68,9 +68,11 @@ def test_crashes_and_a_redis_wipe_lose_no_job():
     assert scenario.get("disruption_at") is not None, "Redis was not restarted"
 
     evidence = json.dumps(
-        {key: scenario.get(key) for key in (
+        {**{key: scenario.get(key) for key in (
             "statuses", "lost", "stuck", "extra_executions", "explained", "unexplained", "settle_seconds",
-            "stuck_records", "exited_on_their_own", "clean_registries_locks", "logs")},
+            "stuck_by_state", "exited_on_their_own", "workers_quit_samples", "supervisor_restart_samples",
+            "clean_registries_locks", "logs")},
+         "stuck_records (first 3)": (scenario.get("stuck_records") or [])[:3]},
         indent=1, default=str,
     )
     assert scenario["lost"] == 0, f"jobs lost:\n{evidence}"
