@@ -14,11 +14,14 @@ The private RQ methods these classes override live in ``jobs.rq_internals`` (``W
 ``Job``), beside RQ's key names: an RQ upgrade is reviewed there.
 """
 
+import contextlib
 import logging
 import os
+import time
 
 from django.conf import settings
 from django.db import connections
+from redis.exceptions import RedisError
 from rq import SimpleWorker as RQSimpleWorker
 from rq import Worker as RQWorker
 from rq.serializers import JSONSerializer
@@ -29,7 +32,7 @@ except ImportError:  # pragma: no cover - rq-scheduler is a pinned dependency
     DjangoScheduler = None
 
 from jobs import runner  # noqa: F401  (imported once here, before the worker forks, not in every job)
-from jobs.rq_internals import Job, RefusedJob, WorkerOverrides  # noqa: F401  (RefusedJob: re-exported)
+from jobs.rq_internals import REDIS_DOWN, Backoff, Job, RefusedJob, WorkerOverrides  # noqa: F401  (RefusedJob: re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,22 @@ if DjangoScheduler is not None:
             self._lock_acquired = self.connection.set(self.scheduler_lock_key, self.name, nx=True,
                                                       ex=max(1, int(self._interval)))
             return self._lock_acquired
+
+        def run(self, burst=False):
+            """rq-scheduler's loop, started again whenever Redis goes away under it (it would exit: a
+            restart of Redis then left every later job without its relay and reconciler)."""
+            backoff = Backoff()
+            while True:
+                started = time.monotonic()
+                try:
+                    return super().run(burst=burst)
+                except REDIS_DOWN as exc:
+                    if time.monotonic() - started > 60:
+                        backoff.reset()
+                    log.warning("rqscheduler: Redis unavailable, starting again in %.1fs: %s", backoff.delay, exc)
+                    backoff.wait()
+                    with contextlib.suppress(RedisError):  # its own key, left without a death mark
+                        self.connection.delete(self.key)
 
         def enqueue_jobs(self):
             jobs = super().enqueue_jobs()

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -31,3 +32,26 @@ def test_the_scheduler_relays_pending_jobs_and_requeues_lost_ones(private_redis,
     finally:
         scheduler.terminate()
         scheduler.wait(10)
+
+
+def test_the_scheduler_rides_out_a_redis_restart(private_redis, start_worker, tmp_path):
+    log = open(tmp_path / "scheduler.log", "wb")
+    scheduler = subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "rqscheduler", "--queue", "jdtest.default"],
+        cwd=BASE_DIR, env=service_env(JOBS_SYSTEM_INTERVAL=1), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        record = enqueue("test.sleep", {"marker": "wiped", "seconds": 0})
+        private_redis.stop()
+        time.sleep(3)
+        private_redis.start()  # empty: the queued job's RQ side is gone
+        assert scheduler.poll() is None, (tmp_path / "scheduler.log").read_text()
+        # The reconciler (still ticking) sends the job again; a worker then runs it.
+        start_worker()
+        wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.SUCCEEDED).exists(), timeout=40,
+                 message="the job the restart lost to run")
+        assert scheduler.poll() is None
+    finally:
+        scheduler.terminate()
+        scheduler.wait(10)
+        log.close()
