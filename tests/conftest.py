@@ -208,15 +208,15 @@ VIEWERS = "Job viewers"
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def role_permissions(django_db_setup, django_db_blocker):
-    """Read the role groups' permissions once, right after the migrations built the test database."""
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's set-up, then the role groups' permissions read once, as the migrations left them
+    (before any transactional test empties the tables). Tests without the database never ask for it."""
     from django.contrib.auth.models import Group
 
     with django_db_blocker.unblock():
         for group in Group.objects.prefetch_related("permissions__content_type"):
             ROLE_PERMISSIONS[group.name] = [(p.content_type.app_label, p.codename) for p in group.permissions.all()]
-    return ROLE_PERMISSIONS
 
 
 def make_staff(username, role):
