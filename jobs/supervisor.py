@@ -108,7 +108,7 @@ class Pool:
             except subprocess.TimeoutExpired:
                 log.warning("jobs_workers: worker pid %d still busy after %ss; killing it and its job", proc.pid,
                             self.grace)
-                for pid in [*_descendants(proc.pid), proc.pid]:
+                for pid in [*descendants(proc.pid), proc.pid]:
                     _signal(pid, signal.SIGKILL)
                 proc.wait()
         log.info("jobs_workers: stopped")
@@ -122,13 +122,15 @@ def _signal(pid, signum):
         pass
 
 
-def _descendants(pid):
-    """Every process below ``pid`` (RQ puts each work horse in a process group of its own)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
+def descendants(pid):
+    """Every process below ``pid``, children of all its threads, recursively (RQ puts each work horse in
+    a process group of its own, so a group kill misses it)."""
     found = []
-    for child in map(int, children):
-        found += [child, *_descendants(child)]
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = path.read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
     return found

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from jobs import connection as jobs_connection
+from jobs.supervisor import descendants
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -83,7 +84,7 @@ class WorkerProcess:
     def kill_group(self):
         """SIGKILL the worker and its work horse (which RQ puts in a process group of its own): a machine
         dying mid-job."""
-        pids = _descendants(self.proc.pid)
+        pids = descendants(self.proc.pid)
         os.killpg(self.proc.pid, signal.SIGKILL)
         for pid in pids:
             try:
@@ -112,17 +113,6 @@ class WorkerProcess:
 
     def wait(self, timeout=60):
         return self.proc.wait(timeout)
-
-
-def _descendants(pid):
-    found = []
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return found
-    for child in map(int, children):
-        found += [child, *_descendants(child)]
-    return found
 
 
 @pytest.fixture
