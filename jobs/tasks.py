@@ -70,3 +70,17 @@ def _check_actor(actor_id, action):
     if actor is None or not (actor.is_active and actor.is_staff and actor.has_perm(permission)):
         who = f"staff member {actor_id}" if actor_id is not None else "no staff member"
         raise PermanentError(f"bulk {action} refused: {who} holds {permission!r}")
+
+
+class Prune(BaseModel):
+    """No options: the rules are settings (JOBS_KEEP_SUCCEEDED_DAYS, JOBS_KEEP_DEAD_DAYS, JOBS_KEEP_FAILED)."""
+
+
+@job_type("jobs.prune", payload=Prune, queue="default", max_attempts=3, timeout=3600)
+def prune(payload: Prune, ctx):
+    """Retention, run hourly by the built-in "Job retention" schedule (migration 0008): remove the
+    finished records the rules no longer keep, in short batches. Idempotent: a second run finds them
+    gone. Its result says what was removed, per status and per type (``jobs.retention.prune``)."""
+    from jobs import retention
+
+    return retention.prune()

@@ -178,6 +178,13 @@ JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 5)
 QUEUE_SHUTDOWN_GRACE = _positive_int("QUEUE_SHUTDOWN_GRACE", 30)
 # Extra modules declaring job types, beyond each app's tasks.py (comma-separated dotted paths).
 JOBS_TASK_MODULES = env.list("JOBS_TASK_MODULES", default=[])
+# Retention (jobs.retention, run hourly by the "Job retention" schedule): days a succeeded, or a dead or
+# canceled, record is kept; the newest JOBS_KEEP_FAILED dead (and canceled) records per type stay whatever their age.
+JOBS_KEEP_SUCCEEDED_DAYS = _positive_int("JOBS_KEEP_SUCCEEDED_DAYS", 7)
+JOBS_KEEP_DEAD_DAYS = _positive_int("JOBS_KEEP_DEAD_DAYS", 30)
+JOBS_KEEP_FAILED = _read("JOBS_KEEP_FAILED", env.int, 500)
+if JOBS_KEEP_FAILED < 0:
+    raise ImproperlyConfigured(f"JOBS_KEEP_FAILED: must be 0 or more, got {JOBS_KEEP_FAILED}")
 
 
 def _queue_name(domain, priority="default"):

@@ -1,0 +1,180 @@
+"""Retention: finished job records leave the ledger after their time, with their attempts and RQ keys.
+
+The rules (settings, read on every pass):
+- a succeeded record is kept ``JOBS_KEEP_SUCCEEDED_DAYS`` after it succeeded;
+- a dead record is kept ``JOBS_KEEP_DEAD_DAYS`` after it died, and the newest ``JOBS_KEEP_FAILED`` dead
+  records of each job type are kept whatever their age (the failures someone may still investigate);
+- a canceled record is treated like a dead one: ``JOBS_KEEP_DEAD_DAYS`` after it was canceled, and the
+  newest ``JOBS_KEEP_FAILED`` canceled records of each type are kept (counted apart from the dead ones,
+  so a burst of cancels never pushes the last failures out);
+- pending, queued, running and retrying records are never removed, whatever their age.
+
+What goes with a record: its attempts (``JobAttempt``, deleted in the same transaction), references to
+it from other rows are cleared as their ``on_delete`` says (children's ``parent``, a schedule's
+``last_job``, an export's ``job``), and RQ's own keys for it (``rq_internals.forget``, after commit).
+Audit events stay: the audit log is append-only and has its own retention; one ``jobs.pruned`` staff
+action (actor: none, the system) records what a pass removed.
+
+How, without long locks: rows are chosen through partial indexes (``succeeded_at`` for succeeded, and
+``(job_type, dead_at, id)`` / ``(job_type, canceled_at, id)`` on dead / canceled rows, migration 0008),
+walked in keyset order, ``batch`` rows per short transaction that locks only the rows it deletes
+(``SKIP LOCKED``: a row a staff member is retrying right now is left for the next pass). Enqueues insert
+new rows and never wait on these. Two passes at once (a slow pass overlapping the next hour's) delete
+disjoint rows.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, router, transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from jobs import rq_internals
+from jobs.connection import redis_connection
+from jobs.models import JobRecord, Status
+from jobs.signals import staff_action
+
+log = logging.getLogger(__name__)
+
+# Rows per transaction: big enough that a million rows take a few hundred commits, small enough that
+# each transaction is a few tens of milliseconds.
+BATCH = 2000
+
+# Each terminal status and the timestamp its age is counted from.
+FINISHED_AT = {Status.SUCCEEDED: "succeeded_at", Status.DEAD: "dead_at", Status.CANCELED: "canceled_at"}
+
+
+def rules(now=None) -> dict:
+    """The cut-off times and the per-type keep count in force now (from settings)."""
+    now = now or timezone.now()
+    dead_cutoff = now - timedelta(days=settings.JOBS_KEEP_DEAD_DAYS)
+    return {
+        Status.SUCCEEDED: (now - timedelta(days=settings.JOBS_KEEP_SUCCEEDED_DAYS), 0),
+        Status.DEAD: (dead_cutoff, settings.JOBS_KEEP_FAILED),
+        Status.CANCELED: (dead_cutoff, settings.JOBS_KEEP_FAILED),
+    }
+
+
+def prune(now=None, batch=BATCH) -> dict:
+    """Remove the finished records the rules no longer keep; return what was removed.
+
+    ``{"removed": n, "by_status": {status: n}, "by_type": {job_type: {status: n}}, "batches": n,
+    "seconds": s, "rules": {...}}``. Safe to run at any time and twice at once.
+    """
+    started = time.monotonic()
+    report = {"removed": 0, "by_status": {}, "by_type": {}, "batches": 0}
+    for status, (cutoff, keep_last) in rules(now).items():
+        if keep_last:
+            # The newest ``keep_last`` of each type stay: prune each type below its own threshold.
+            for job_type in _job_types(status):
+                keep_from = _nth_newest(status, job_type, keep_last)
+                if keep_from is not None:
+                    _prune_range(status, cutoff, batch, report, job_type=job_type, keep_from=keep_from)
+        else:
+            _prune_range(status, cutoff, batch, report)
+    report["seconds"] = round(time.monotonic() - started, 3)
+    report["rules"] = {"keep_succeeded_days": settings.JOBS_KEEP_SUCCEEDED_DAYS,
+                       "keep_dead_days": settings.JOBS_KEEP_DEAD_DAYS, "keep_failed": settings.JOBS_KEEP_FAILED}
+    if report["removed"]:
+        staff_action.send(sender=JobRecord, actor=None, action="jobs.pruned", resource_type="job",
+                          resource_id="", data={k: report[k] for k in ("removed", "by_status", "by_type", "rules")})
+    log.info("retention removed %s job record(s) in %s batch(es): %s", report["removed"], report["batches"],
+             report["by_status"])
+    return report
+
+
+def _job_types(status):
+    """The job types with records in ``status``: one index seek per type (a loose index scan), never a
+    scan of every such row."""
+    types, last = [], ""
+    while True:
+        found = (JobRecord.objects.filter(status=status, job_type__gt=last).order_by("job_type")
+                 .values_list("job_type", flat=True).first())
+        if found is None:
+            return types
+        types.append(found)
+        last = found
+
+
+def _nth_newest(status, job_type, n):
+    """``(finished_at, id)`` of the ``n``-th newest record of ``job_type`` in ``status`` (it and newer
+    ones are kept), or None when there are no more than ``n`` (nothing to prune)."""
+    column = FINISHED_AT[status]
+    rows = list(JobRecord.objects.filter(status=status, job_type=job_type, **{f"{column}__isnull": False})
+                .order_by(f"-{column}", "-id").values_list(column, "id")[n - 1:n])
+    if not rows:
+        return None
+    return rows[0]
+
+
+def _prune_range(status, cutoff, batch, report, *, job_type=None, keep_from=None):
+    """Delete records in ``status`` finished before ``cutoff`` (and, for ``job_type``, older than
+    ``keep_from``), oldest first, ``batch`` per transaction, walking the index in keyset order so that
+    every batch starts where the last one ended."""
+    column = FINISHED_AT[status]
+    db = router.db_for_write(JobRecord)
+    after = None
+    while True:
+        query = JobRecord.objects.filter(status=status, **{f"{column}__lt": cutoff})
+        if job_type is not None:
+            query = query.filter(job_type=job_type)
+        if keep_from is not None:
+            query = query.filter(**{f"{column}__lte": keep_from[0]}).filter(
+                models.Q(**{f"{column}__lt": keep_from[0]}) | models.Q(**{column: keep_from[0], "id__lt": keep_from[1]}))
+        if after is not None:
+            query = query.filter(**{f"{column}__gte": after[0]}).filter(
+                models.Q(**{f"{column}__gt": after[0]}) | models.Q(**{column: after[0], "id__gt": after[1]}))
+        with transaction.atomic(using=db):
+            rows = list(query.select_for_update(skip_locked=True, of=("self",)).order_by(column, "id")
+                        .values_list("id", "queue", "job_type", column)[:batch])
+            if not rows:
+                return
+            ids = [row[0] for row in rows]
+            _delete(db, ids)
+        _forget([(str(row[0]), row[1]) for row in rows])
+        report["batches"] += 1
+        report["removed"] += len(rows)
+        report["by_status"][status.value] = report["by_status"].get(status.value, 0) + len(rows)
+        for _, _, row_type, _ in rows:
+            per_type = report["by_type"].setdefault(row_type, {})
+            per_type[status.value] = per_type.get(status.value, 0) + 1
+        if len(rows) < batch:
+            return
+        after = (rows[-1][3], rows[-1][0])
+
+
+def _delete(db, ids):
+    """Delete the locked records ``ids`` and what depends on them, as each relation's ``on_delete``
+    says (the database's foreign keys are checked at commit, so the order within the transaction is
+    free): attempts (CASCADE) go, references (SET_NULL) are cleared, anything else goes through
+    Django's collector."""
+    for relation in JobRecord._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
+            continue
+        field, on_delete = relation.field, relation.on_delete
+        related = relation.related_model._base_manager.using(db).filter(**{f"{field.name}__in": ids})
+        if on_delete is models.CASCADE and not _referenced(relation.related_model):
+            related._raw_delete(db)
+        elif on_delete is models.SET_NULL:
+            related.update(**{field.name: None})
+        elif on_delete is models.DO_NOTHING:
+            continue
+        else:
+            JobRecord._base_manager.using(db).filter(pk__in=ids).delete()
+            return
+    JobRecord._base_manager.using(db).filter(pk__in=ids)._raw_delete(db)
+
+
+def _referenced(model):
+    return any(f.auto_created and not f.concrete and (f.one_to_many or f.one_to_one)
+               for f in model._meta.get_fields(include_hidden=True))
+
+
+def _forget(jobs):
+    try:
+        rq_internals.forget(redis_connection(), jobs)
+    except RedisError as exc:
+        log.info("pruned jobs left in Redis (they expire there): %s", exc)
