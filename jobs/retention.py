@@ -113,23 +113,12 @@ def _nth_newest(status, job_type, n):
 def _prune_range(status, cutoff, batch, report, *, job_type=None, keep_from=None):
     """Delete records in ``status`` finished before ``cutoff`` (and, for ``job_type``, older than
     ``keep_from``), oldest first, ``batch`` per transaction, walking the index in keyset order so that
-    every batch starts where the last one ended."""
-    column = FINISHED_AT[status]
+    every batch starts where the last one ended (not over the index entries of rows already deleted)."""
     db = router.db_for_write(JobRecord)
     after = None
     while True:
-        query = JobRecord.objects.filter(status=status, **{f"{column}__lt": cutoff})
-        if job_type is not None:
-            query = query.filter(job_type=job_type)
-        if keep_from is not None:
-            query = query.filter(**{f"{column}__lte": keep_from[0]}).filter(
-                models.Q(**{f"{column}__lt": keep_from[0]}) | models.Q(**{column: keep_from[0], "id__lt": keep_from[1]}))
-        if after is not None:
-            query = query.filter(**{f"{column}__gte": after[0]}).filter(
-                models.Q(**{f"{column}__gt": after[0]}) | models.Q(**{column: after[0], "id__gt": after[1]}))
         with transaction.atomic(using=db):
-            rows = list(query.select_for_update(skip_locked=True, of=("self",)).order_by(column, "id")
-                        .values_list("id", "queue", "job_type", column)[:batch])
+            rows = list(batch_query(status, cutoff, batch, job_type=job_type, keep_from=keep_from, after=after))
             if not rows:
                 return
             ids = [row[0] for row in rows]
@@ -143,7 +132,28 @@ def _prune_range(status, cutoff, batch, report, *, job_type=None, keep_from=None
             per_type[status.value] = per_type.get(status.value, 0) + 1
         if len(rows) < batch:
             return
-        after = (rows[-1][3], rows[-1][0])
+        after = rows[-1][3]
+
+
+def batch_query(status, cutoff, batch, *, job_type=None, keep_from=None, after=None):
+    """One batch's rows ``(id, queue, job_type, finished_at)``, locked, oldest first: in ``status``,
+    finished before ``cutoff``, of ``job_type`` (when given), older than ``keep_from`` (``(finished_at,
+    id)``) and not before ``after`` (the previous batch's last timestamp). The ``<=`` bound beside the
+    row comparison is what the index range scan stops on."""
+    column = FINISHED_AT[status]
+    query = JobRecord.objects.filter(status=status, **{f"{column}__lt": cutoff})
+    if job_type is not None:
+        query = query.filter(job_type=job_type)
+    if keep_from is not None:
+        query = query.filter(**{f"{column}__lte": keep_from[0]}).filter(
+            models.Q(**{f"{column}__lt": keep_from[0]}) | models.Q(**{column: keep_from[0], "id__lt": keep_from[1]}))
+    if after is not None:
+        query = query.filter(**{f"{column}__gte": after})
+    # Ordered by the timestamp alone, the index order: ``(column, id)`` would sort every due row of
+    # ``job_succeeded_idx`` (which has no id) on each batch. Rows sharing ``after`` are looked at again,
+    # but every row a batch returns is deleted, so each batch moves on.
+    return (query.select_for_update(skip_locked=True, of=("self",)).order_by(column)
+            .values_list("id", "queue", "job_type", column)[:batch])
 
 
 def _delete(db, ids):
