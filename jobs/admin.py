@@ -9,6 +9,7 @@ and each job it touches gets an audit event naming the staff member. The queues,
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
@@ -17,7 +18,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from jobs import admin_views, schedules, selectors, services
+from jobs import admin_views, options, registry, schedules, selectors, services
+from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Schedule, Status
 
@@ -77,12 +79,14 @@ class JobRecordAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "status_reason", "attempts",
                        "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "progress",
                        "progress_message", "result_pretty", "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
-                       "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty"]
+                       "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty", "limits",
+                       "unique_display"]
     fieldsets = [
         (None, {"fields": ["id", "job_type", "status_badge", "status_reason", "queue", "priority", "correlation_id",
                            "actor", "guild", "parent"]}),
         ("Progress and outcome", {"fields": ["progress", "progress_message", "attempts", "max_attempts",
                                              "result_pretty", "last_error_type", "last_error", "worker"]}),
+        ("Limits", {"fields": ["limits", "unique_display"]}),
         ("Payload", {"fields": ["payload_pretty"]}),
         ("Timeline", {"fields": ["created_at", "run_at", "queued_at", "started_at", "retrying_at", "succeeded_at",
                                  "dead_at", "canceled_at"]}),
@@ -179,6 +183,31 @@ class JobRecordAdmin(admin.ModelAdmin):
     @admin.display(description="attempts")
     def attempts_display(self, obj):
         return f"{obj.attempts}/{obj.max_attempts}"
+
+    @admin.display(description="timeout and detection")
+    def limits(self, obj):
+        """The job's timeout and backoff (its own when its enqueue gave them, else its type's) and how soon
+        a lost attempt is noticed: heartbeat, plus grace, plus at most one reconciler interval."""
+        try:
+            job_type = registry.get(obj.job_type)
+        except JobError:
+            return "unknown job type"
+        own = obj.options or {}
+        timeout = options.timeout_of(obj, job_type)
+        beat, grace, tick = settings.QUEUE_JOB_HEARTBEAT, settings.QUEUE_HEARTBEAT_GRACE, settings.JOBS_SYSTEM_INTERVAL
+        return format_html(
+            "timeout {} s ({}); backoff {} ({})<br>heartbeat every {} s; a lost attempt is detected within {} s "
+            "(heartbeat {} + grace {} + reconciler interval {})",
+            timeout, "this job's" if "timeout" in own else "the type's",
+            options.backoff_of(obj, job_type), "this job's" if "backoff" in own else "the type's",
+            beat, beat + grace + tick, beat, grace, tick)
+
+    @admin.display(description="unique key")
+    def unique_display(self, obj):
+        if not obj.unique_key:
+            return "-"
+        scope = f"until {obj.unique_until:%Y-%m-%d %H:%M:%S}" if obj.unique_until else f"while {obj.unique_scope}"
+        return f"{obj.unique_key} ({scope})"
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):

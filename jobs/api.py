@@ -1,11 +1,11 @@
 """The jobs endpoints: enqueue (staff holding the job type's permission), a job's status (scoped to the
 caller's guilds), queue health (staff or the metrics token)."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from django.db import transaction
 from ninja import Router, Schema, Status
-from pydantic import Field, StrictFloat, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from jobs import enqueue as enqueue_service
 from jobs import queues, registry, selectors
@@ -22,11 +22,46 @@ class ErrorOut(Schema):
     errors: list[dict] | None = None
 
 
+Seconds = Annotated[StrictInt | StrictFloat, Field(ge=0, le=30 * 86400)]
+
+
+class FixedBackoffIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["fixed"]
+    seconds: Seconds = 10
+
+
+class ExponentialBackoffIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["exponential"]
+    base: Seconds = 2
+    factor: Annotated[StrictInt | StrictFloat, Field(ge=1, le=100)] = 2
+    cap: Seconds = 3600
+    jitter: StrictBool = True
+
+
 class EnqueueIn(Schema):
     job_type: str = Field(min_length=1, max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict)
-    priority: Literal["high", "default", "low"] = "default"
+    priority: Literal["high", "default", "low"] | Annotated[StrictInt, Field(ge=0, le=2_097_152)] = Field(
+        default="default", description="A level, or a BullMQ-style number: 1-3 high, 4-7 default, 8 and above "
+                                       "low, 0 default.")
     delay: StrictInt | StrictFloat | None = Field(default=None, ge=0, le=30 * 86400)
+    max_attempts: StrictInt | None = Field(default=None, ge=1, le=1000,
+                                           description="Overrides the job type's attempts for this job.")
+    timeout: StrictInt | None = Field(default=None, ge=1, le=7 * 86400,
+                                      description="Seconds an attempt may run, instead of the type's.")
+    backoff: Annotated[Union[FixedBackoffIn, ExponentialBackoffIn], Field(discriminator="type")] | None = Field(
+        default=None, description="Delay before each retry, instead of the type's.")
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _one_priority_error(cls, value):
+        """One error naming ``priority`` (not each member of the union) for a value that is neither."""
+        is_number = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2_097_152
+        if not (is_number or value in ("high", "default", "low")):
+            raise ValueError("must be high, default, low or a whole number 0-2097152 (1 is the highest)")
+        return value
 
 
 class EnqueuedOut(Schema):
@@ -34,6 +69,10 @@ class EnqueuedOut(Schema):
     status: str
     correlation_id: str
     status_url: str
+
+
+class ExistingOut(EnqueuedOut):
+    created: bool = Field(description="False: a unique job type's key is held by this existing job.")
 
 
 def accepted(request, record, **extra):
@@ -44,18 +83,25 @@ def accepted(request, record, **extra):
 
 
 @router.post("/jobs", auth=any_caller,
-             response={202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 411: ErrorOut, 413: ErrorOut,
-                       415: ErrorOut, 422: ErrorOut})
+             response={200: ExistingOut, 202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 411: ErrorOut,
+                       413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def enqueue_job(request, payload_in: EnqueueIn):
     """Enqueue a job (staff holding the type's permission; internal types never). Answers 202 with the
-    job id and a status URL; 403 names what is missing."""
+    job id and a status URL; 403 names what is missing. For a unique job type whose key an existing job
+    holds, 200 with that job (``created: false``) and nothing new is written. ``max_attempts``,
+    ``timeout``, ``backoff`` and ``priority`` override the type's declaration for this job."""
     user = require_staff(request)
     registry.check_may_enqueue(payload_in.job_type, user)
+    backoff = payload_in.backoff.model_dump() if payload_in.backoff is not None else None
     with transaction.atomic():
         record = enqueue_service.enqueue(
             payload_in.job_type, payload_in.payload, actor=user, priority=payload_in.priority,
-            delay=payload_in.delay,
+            delay=payload_in.delay, max_attempts=payload_in.max_attempts, timeout=payload_in.timeout,
+            backoff=backoff,
         )
+    if not record.created:
+        return Status(200, {"id": str(record.pk), "status": record.status, "correlation_id": record.correlation_id,
+                            "status_url": request.build_absolute_uri(f"/api/jobs/{record.pk}"), "created": False})
     return accepted(request, record)
 
 

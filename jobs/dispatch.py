@@ -1,7 +1,9 @@
 """Hand ledger records to RQ: one Redis pipeline per batch, JSON-serialized, job id = record id.
 
 Every RQ job jobdesk creates calls ``jobs.runner.run_job(record_id)``: the payload stays in the
-ledger, so Redis only ever carries an id, and a worker runs nothing the ledger does not know.
+ledger, so Redis only ever carries an id, and a worker runs nothing the ledger does not know. RQ's job
+timeout is the record's (a per-call ``timeout``, ``jobs.options``) or its type's, so it holds whenever
+the record is sent again (relay, reconciler, staff retry).
 """
 
 import logging
@@ -12,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from rq import Queue
 
+from jobs import options
 from jobs.connection import get_queue, redis_connection
 from jobs.rq_internals import RUNNER
 
@@ -23,7 +26,7 @@ def _job_data(record, job_type):
     # before it claims the record (jobs.concurrency).
     meta = {"scope": record.guild_id} if job_type.concurrency else None
     return Queue.prepare_data(
-        RUNNER, args=(record.rq_id,), job_id=record.rq_id, timeout=job_type.timeout,
+        RUNNER, args=(record.rq_id,), job_id=record.rq_id, timeout=options.timeout_of(record, job_type),
         result_ttl=settings.QUEUE_RESULT_TTL, failure_ttl=settings.QUEUE_FAILURE_TTL,
         description=record.job_type, meta=meta,
     )

@@ -4,6 +4,12 @@ it to RQ when that transaction commits, and return the record at once.
 Cost: one INSERT inside the caller's transaction (on PostgreSQL the audit event follows by trigger in
 the same statement; called in autocommit, that INSERT is the whole transaction) and one Redis pipeline
 after commit; a batch is one COPY (or multi-row INSERT) and one pipeline, whatever its size.
+
+Per-call options (``max_attempts``, ``backoff``, ``timeout``, ``priority`` as a level or a BullMQ-style
+number) override the type's declaration for the jobs of that call (``jobs.options``). A job type declared
+``unique`` returns the record that holds its key instead of writing a second one (``jobs.unique``); every
+returned record says which happened: ``record.created`` is True for a new record, False for an existing
+one. A unique type's batch is written one INSERT per job.
 """
 
 from datetime import datetime, timedelta
@@ -12,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from jobs import context, registry, states
+from jobs import context, options, registry, states, unique
 from jobs.connection import queue_name
 from jobs.dispatch import dispatch
 from jobs.errors import JobError
@@ -95,31 +101,35 @@ def _run_at(delay, run_at, now):
     return None
 
 
-def _new_record(job_type, payload, *, now, run_at, priority, actor, guild, correlation_id, parent_ctx):
+def _new_record(job_type, payload, *, now, run_at, priority, actor, guild, correlation_id, parent_ctx, overrides):
     actor_id = getattr(actor, "pk", actor)
     guild_id = getattr(guild, "pk", guild)
     if parent_ctx is not None:
         actor_id = actor_id if actor_id is not None else parent_ctx.actor_id
         guild_id = guild_id if guild_id is not None else parent_ctx.guild_id
     parent_id = parent_ctx.record_id if parent_ctx else None
-    return JobRecord(
+    record = JobRecord(
         job_type=job_type.name, queue=queue_name(job_type.queue, priority), priority=priority,
-        payload=payload, status=Status.QUEUED, max_attempts=job_type.attempts_allowed, run_at=run_at,
-        correlation_id=correlation_id, actor_id=actor_id, guild_id=guild_id,
+        payload=payload, status=Status.QUEUED, max_attempts=overrides.get("max_attempts") or job_type.attempts_allowed,
+        run_at=run_at, correlation_id=correlation_id, actor_id=actor_id, guild_id=guild_id,
         parent_id=parent_id, created_at=now, queued_at=now, status_changed_at=now,
         status_note={"reason": "enqueued", **({"parent": str(parent_id)} if parent_id else {})},
+        options=overrides,
     )
+    record.created = True
+    if job_type.unique is not None:
+        unique.stamp(record, job_type, now)
+    return record
 
 
 def _prepare(job_type_name, priority, correlation_id):
     job_type = registry.get(job_type_name)
-    if priority not in Priority.values:
-        raise JobError(f"unknown priority {priority!r}", field="priority", code="invalid_priority")
+    priority = options.priority_level(priority)
     parent_ctx = context.current()
     if correlation_id is not None and not correlation.is_valid(correlation_id):
         raise JobError("correlation_id must be 8-64 letters, digits or ._:-", field="correlation_id")
     cid = correlation_id or correlation.get() or (parent_ctx.correlation_id if parent_ctx else None) or correlation.new_id()
-    return job_type, parent_ctx, cid
+    return job_type, priority, parent_ctx, cid
 
 
 def _announce_enqueued(records):
@@ -144,9 +154,32 @@ def _write(records, insert):
     transaction.on_commit(lambda: dispatch(records))
 
 
+def _write_unique(records):
+    """Insert each of a unique type's ``records`` unless another record holds its key; the result has,
+    in order, the new record or that holder (``created`` False). Only new records are dispatched."""
+    result = []
+    with states.change_scope():
+        for record in records:
+            holder = unique.insert(record)
+            if holder is not None:
+                holder.created = False
+            result.append(holder or record)
+        created = [record for record in result if record.created]
+        if created and states.has_listeners():
+            _announce_enqueued(created)
+    if created:
+        transaction.on_commit(lambda: dispatch(created))
+    return result
+
+
 def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=None, priority=Priority.DEFAULT,
-            correlation_id=None, job_id=None) -> JobRecord:
+            correlation_id=None, job_id=None, max_attempts=None, backoff=None, timeout=None) -> JobRecord:
     """Enqueue one job of ``job_type`` and return its record at once.
+
+    ``max_attempts``, ``backoff`` and ``timeout`` override the type's declaration for this job;
+    ``priority`` is ``"high"``, ``"default"``, ``"low"`` or a BullMQ-style number (1-3 high, 4-7
+    default, 8 and above low; 0 default). For a ``unique`` type, the record holding the key is returned
+    when there is one (``record.created is False``) and nothing is written.
 
     ``job_id`` (a UUID) names the record when the caller must point at it before it exists, e.g. from a
     row it inserts first in the same transaction (foreign keys are checked at commit).
@@ -156,25 +189,32 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
     back never runs. If Redis is down at that moment the record stays ``pending`` and the relay
     dispatches it when Redis is back.
     """
-    job_type, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
+    job_type, priority, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
+    overrides = options.clean(max_attempts=max_attempts, backoff=backoff, timeout=timeout)
     clean = validate_payload(job_type, payload)
     now = timezone.now()
     record = _new_record(job_type, clean, now=now, run_at=_run_at(delay, run_at, now), priority=priority,
-                         actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx)
+                         actor=actor, guild=guild, correlation_id=cid, parent_ctx=parent_ctx, overrides=overrides)
     if job_id is not None:
         record.id = job_id
+    if record.unique_key is not None:
+        return _write_unique([record])[0]
     _write([record], lambda: record.save(force_insert=True))
     return record
 
 
 def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_at=None,
-                 priority=Priority.DEFAULT, correlation_id=None) -> list[JobRecord]:
+                 priority=Priority.DEFAULT, correlation_id=None, max_attempts=None, backoff=None,
+                 timeout=None) -> list[JobRecord]:
     """Enqueue a batch of the same type: one multi-row INSERT and, after commit, one Redis pipeline.
 
     Every payload is validated before anything is written; an error names the index
-    (``payloads[3].guild_id``) and nothing of the batch is written.
+    (``payloads[3].guild_id``) and nothing of the batch is written. The options are ``enqueue``'s, for
+    every job of the batch. For a ``unique`` type each job is written as by ``enqueue`` (one INSERT
+    each): the list holds, in order, a new record or the one holding that key (``created`` says which).
     """
-    job_type, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
+    job_type, priority, parent_ctx, cid = _prepare(job_type, priority, correlation_id)
+    overrides = options.clean(max_attempts=max_attempts, backoff=backoff, timeout=timeout)
     payloads = list(payloads)
     if len(payloads) > MAX_BATCH:
         raise JobError(f"at most {MAX_BATCH} jobs per batch", field="payloads", code="batch_too_large")
@@ -183,10 +223,13 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
     when = _run_at(delay, run_at, now)
     records = [
         _new_record(job_type, clean, now=now, run_at=when, priority=priority, actor=actor, guild=guild,
-                    correlation_id=cid, parent_ctx=parent_ctx)
+                    correlation_id=cid, parent_ctx=parent_ctx, overrides=overrides)
         for clean in cleans
     ]
     if not records:
         return []
+    if job_type.unique is not None:
+        with transaction.atomic(savepoint=False):
+            return _write_unique(records)
     _write(records, lambda: insert_rows(JobRecord, records))
     return records

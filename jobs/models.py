@@ -61,6 +61,14 @@ class JobRecord(models.Model):
         default=dict, blank=True, db_default={},
         help_text="Why the record is in its status: reason, the staff member who moved it, attempt details.",
     )
+    # Per-call overrides of the type's declaration (jobs.options): {"timeout": s, "backoff": {...},
+    # "max_attempts": n}; read by dispatch (RQ's timeout) and retries (backoff) on every attempt.
+    options = models.JSONField(default=dict, blank=True, db_default={},
+                               help_text="Options given to this enqueue call that override the job type's.")
+    # Unique jobs (jobs.unique): the key, the scope it holds for, and until when (scope "period").
+    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    unique_scope = models.CharField(max_length=8, blank=True, default="", db_default="")
+    unique_until = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(db_index=False)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +108,21 @@ class JobRecord(models.Model):
             # Dead letters: grouped by type and error, newest first.
             models.Index(fields=["job_type", "last_error_type", "dead_at"], name="job_dead_idx",
                          condition=models.Q(status="dead")),
+            # Unique jobs (jobs.unique): the period scope's look-up under its advisory lock.
+            models.Index(fields=["unique_key", "unique_until"], name="job_unique_period_idx",
+                         condition=models.Q(unique_scope="period")),
+        ]
+        constraints = [
+            # Unique jobs: one record per key while it has not started ("waiting") or while it has not
+            # ended ("active"). The conditions are on status, so leaving the scope needs no write.
+            models.UniqueConstraint(
+                fields=["unique_key"], name="job_unique_waiting",
+                condition=models.Q(unique_scope="waiting", status__in=["pending", "queued"], attempts=0),
+            ),
+            models.UniqueConstraint(
+                fields=["unique_key"], name="job_unique_active",
+                condition=models.Q(unique_scope="active", status__in=["pending", "queued", "running", "retrying"]),
+            ),
         ]
 
     def __str__(self):

@@ -39,6 +39,7 @@ class JobType:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     give_up_on: tuple[type[BaseException], ...] = (PermanentError,)
     concurrency: Callable[[], int] | None = None  # at most this many at once per guild (jobs.concurrency)
+    unique: "Unique | None" = None  # one record per key in a scope (jobs.unique)
     enqueue_permission: str | None = None  # None: internal, never enqueued by a person
 
     @property
@@ -61,7 +62,8 @@ class JobType:
 
 
 def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
-             retry_on=(Exception,), give_up_on=(), concurrency=None, enqueue_permission=None):
+             retry_on=(Exception,), give_up_on=(), concurrency=None, enqueue_permission=None,
+             unique=None):
     """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable.
 
     ``enqueue_permission`` (``"app_label.codename"``) opens the type to people who hold it; without
@@ -74,6 +76,8 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
         raise ValueError(f"job type {name!r}: max_attempts must be at least 1")
     if enqueue_permission is not None and (not isinstance(enqueue_permission, str) or enqueue_permission.count(".") != 1):
         raise ValueError(f"job type {name!r}: enqueue_permission must be 'app_label.codename'")
+    if unique is not None:  # a jobs.unique.Unique: checked now, so that a bad key fails at import
+        unique.check(name, payload)
 
     def register(func):
         if name in _types:
@@ -82,7 +86,7 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
             name=name, func=func, payload=payload, queue=queue, max_attempts=max_attempts,
             backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
             give_up_on=(PermanentError, *give_up_on), concurrency=concurrency,
-            enqueue_permission=enqueue_permission,
+            enqueue_permission=enqueue_permission, unique=unique,
         )
         func.job_type = _types[name]
         return func

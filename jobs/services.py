@@ -5,7 +5,7 @@ for longer than one reconciler pass.
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -21,21 +21,26 @@ log = logging.getLogger(__name__)
 
 
 def _reopen(record, *, expected, actor_id, reason):
-    """``→ queued`` with a fresh budget of the type's attempts on top of those used; True if it won."""
-    job_type = registry.get(record.job_type)
+    """``→ queued`` with a fresh budget of attempts (the job's own ``max_attempts`` if its enqueue gave
+    one, else its type's) on top of those used; True if it won."""
+    budget = (record.options or {}).get("max_attempts") or registry.get(record.job_type).attempts_allowed
     return states.transition(
         record, Status.QUEUED, expected=expected, actor_id=actor_id, reason=reason,
-        max_attempts=min(32767, record.attempts + job_type.attempts_allowed), run_at=None, cancel_requested=False,
+        max_attempts=min(32767, record.attempts + budget), run_at=None, cancel_requested=False,
         progress=0, progress_message="", result=None, succeeded_at=None, dead_at=None, canceled_at=None,
     )
 
 
 def retry_job(record: JobRecord, *, actor=None, reason="retried by staff") -> bool:
-    """Run a finished job again (dead, canceled or succeeded → queued): same record, new attempts."""
-    with transaction.atomic():
-        won = _reopen(record, expected=set(TERMINAL_STATUSES), actor_id=getattr(actor, "pk", actor), reason=reason)
-        if won:
-            transaction.on_commit(lambda: _redispatch(record))
+    """Run a finished job again (dead, canceled or succeeded → queued): same record, new attempts.
+    Refused (False) for a unique job whose key another job holds meanwhile (``jobs.unique``)."""
+    try:
+        with transaction.atomic():
+            won = _reopen(record, expected=set(TERMINAL_STATUSES), actor_id=getattr(actor, "pk", actor), reason=reason)
+            if won:
+                transaction.on_commit(lambda: _redispatch(record))
+    except IntegrityError:  # the unique index: another record holds the key in its scope
+        return False
     return won
 
 

@@ -79,3 +79,35 @@ def limited(payload, ctx):
     conn.rpush(f"test-spans:{ctx.guild_id}", f"start:{time.time()}:{ctx.record_id}")
     time.sleep(payload.seconds)
     conn.rpush(f"test-spans:{ctx.guild_id}", f"end:{time.time()}:{ctx.record_id}")
+
+
+# --- unique jobs (tests/test_unique_jobs.py) ------------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from jobs.unique import Unique  # noqa: E402
+
+
+class Report(BaseModel):
+    report_id: int
+    seconds: float = Field(default=0, ge=0, le=60)
+
+
+@job_type("test.unique_waiting", payload=Report, enqueue_permission=STAFF_ENQUEUE, max_attempts=1,
+          unique=Unique(key=("guild", "report_id"), scope="waiting"))
+def unique_waiting(payload, ctx):
+    record_run(f"unique-{payload.report_id}", ctx)
+    time.sleep(payload.seconds)
+
+
+@job_type("test.unique_active", payload=Report, enqueue_permission=STAFF_ENQUEUE, max_attempts=1,
+          unique=Unique(key=("report_id",), scope="active"))
+def unique_active(payload, ctx):
+    record_run(f"unique-{payload.report_id}", ctx)
+    time.sleep(payload.seconds)
+
+
+@job_type("test.unique_period", payload=Report, enqueue_permission=STAFF_ENQUEUE, max_attempts=1,
+          unique=Unique(key=lambda payload, guild_id: f"report-{payload['report_id']}", scope=timedelta(seconds=1)))
+def unique_period(payload, ctx):
+    record_run(f"unique-{payload.report_id}", ctx)
