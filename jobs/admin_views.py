@@ -15,7 +15,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.serializers import JSONSerializer
 
-from jobs import queues, selectors, timeline
+from jobs import queues, ratelimit, selectors, timeline
 from jobs.connection import redis_connection
 from jobs.enqueue import enqueue
 from jobs.errors import JobError
@@ -84,11 +84,11 @@ class QueuesView(_AdminPage):
         if not self.model_admin.has_view_permission(request):
             raise PermissionDenied
         try:
-            rows, error = queues.queue_overview(), None
+            rows, rates, error = queues.queue_overview(), ratelimit.overview(), None
         except RedisError as exc:
-            rows, error = [], f"Redis unavailable: {exc}"
-        return self.render(request, rows=rows, error=error, can_pause=request.user.has_perm("jobs.pause_queue"),
-                           django_rq_url=reverse("django_rq:home"))
+            rows, rates, error = [], [], f"Redis unavailable: {exc}"
+        return self.render(request, rows=rows, rates=rates, error=error,
+                           can_pause=request.user.has_perm("jobs.pause_queue"), django_rq_url=reverse("django_rq:home"))
 
     def post(self, request):
         if not request.user.has_perm("jobs.pause_queue"):

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from jobs.backoff import Exponential
 from jobs.errors import JobError, PermanentError
+from jobs.ratelimit import RateLimit
 
 _types: dict[str, "JobType"] = {}
 
@@ -39,6 +40,7 @@ class JobType:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     give_up_on: tuple[type[BaseException], ...] = (PermanentError,)
     concurrency: Callable[[], int] | None = None  # at most this many at once per guild (jobs.concurrency)
+    rate_limit: RateLimit | None = None  # at most so many starts per window, shared by all workers (jobs.ratelimit)
     unique: "Unique | None" = None  # one record per key in a scope (jobs.unique)
     enqueue_permission: str | None = None  # None: internal, never enqueued by a person
 
@@ -63,17 +65,23 @@ class JobType:
 
 def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
              retry_on=(Exception,), give_up_on=(), concurrency=None, enqueue_permission=None,
-             unique=None):
+             rate_limit=None, unique=None):
     """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable.
 
     ``enqueue_permission`` (``"app_label.codename"``) opens the type to people who hold it; without
-    it the type is internal."""
+    it the type is internal. ``rate_limit`` (a ``RateLimit`` or ``"20/s"``, ``"10/m per guild"``) caps
+    how many start per window (``jobs.ratelimit``)."""
     if queue not in settings.QUEUE_DOMAINS:
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
     if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
         raise TypeError(f"job type {name!r}: payload must be a pydantic model class")
     if max_attempts is not None and max_attempts < 1:
         raise ValueError(f"job type {name!r}: max_attempts must be at least 1")
+    if rate_limit is not None:
+        try:
+            rate_limit = RateLimit.parse(rate_limit)
+        except ValueError as exc:
+            raise ValueError(f"job type {name!r}: {exc}") from None
     if enqueue_permission is not None and (not isinstance(enqueue_permission, str) or enqueue_permission.count(".") != 1):
         raise ValueError(f"job type {name!r}: enqueue_permission must be 'app_label.codename'")
     if unique is not None:  # a jobs.unique.Unique: checked now, so that a bad key fails at import
@@ -85,7 +93,7 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
         _types[name] = JobType(
             name=name, func=func, payload=payload, queue=queue, max_attempts=max_attempts,
             backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
-            give_up_on=(PermanentError, *give_up_on), concurrency=concurrency,
+            give_up_on=(PermanentError, *give_up_on), concurrency=concurrency, rate_limit=rate_limit,
             enqueue_permission=enqueue_permission, unique=unique,
         )
         func.job_type = _types[name]

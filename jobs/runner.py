@@ -17,7 +17,7 @@ from rq import get_current_job
 from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
-from jobs import concurrency, context, registry, retries, services, states
+from jobs import concurrency, context, ratelimit, registry, retries, services, states
 from jobs.errors import JobError
 from jobs.models import Outcome, Status
 from project import correlation
@@ -47,6 +47,10 @@ def _worker_name():
 
 def run_job(record_id):
     job = get_current_job()
+    park = ratelimit.hold(job, record_id)
+    if park is not None:
+        # Over its type's rate limit for a while: wait in RQ's scheduled registry; the ledger still says queued.
+        return Retry(max=_RQ_RETRY_MAX, interval=[park])
     limited = _limited_type(job)
     if limited is not None:
         scope = job.meta.get("scope")

@@ -81,6 +81,24 @@ def limited(payload, ctx):
     conn.rpush(f"test-spans:{ctx.guild_id}", f"end:{time.time()}:{ctx.record_id}")
 
 
+# --- rate limits (tests/test_rate_limits.py) ----------------------------------------------------------
+
+def record_start(marker, ctx):
+    """When each run started (Redis's list ``test-starts:<marker>``: ``time:guild:record:attempt``)."""
+    redis_connection().rpush(f"test-starts:{marker}", f"{time.time()}:{ctx.guild_id}:{ctx.record_id}:{ctx.attempt}")
+
+
+@job_type("test.rate_20_per_second", payload=Marker, enqueue_permission=STAFF_ENQUEUE, rate_limit="20/s")
+def rate_20_per_second(payload, ctx):
+    record_start(payload.marker, ctx)
+
+
+@job_type("test.rate_2_per_4s_per_guild", payload=Marker, enqueue_permission=STAFF_ENQUEUE,
+          rate_limit="2/4s per guild")
+def rate_2_per_4s_per_guild(payload, ctx):
+    record_start(payload.marker, ctx)
+
+
 # --- unique jobs (tests/test_unique_jobs.py) ------------------------------------------------------------
 
 from datetime import timedelta  # noqa: E402

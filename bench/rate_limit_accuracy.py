@@ -1,0 +1,145 @@
+"""Rate-limit accuracy: the rate achieved against the rate declared, with two real workers.
+
+Run by hand, it is not a test (about 40 s)::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \\
+        .venv/bin/python bench/rate_limit_accuracy.py [--rate 20/s] [--seconds 30] [--redis-db 13]
+
+It declares ``bench.rate_limited`` (a no-op that records its start time in Redis) with the rate limit
+``--rate``, enqueues more jobs than the workers may start in ``--seconds`` (so the backlog never runs
+dry), starts two ``manage.py rqworker --with-scheduler`` processes and, once ``--seconds`` plus a margin
+have passed, counts the starts in the central ``--seconds`` (the first second left out). It prints the
+achieved rate, the ratio achieved / declared (goal: within 10% of 1), the most starts seen in any one
+window of the limit (never above the limit) and the slowest and fastest whole windows.
+
+Isolation: its own PostgreSQL database (``--database``, created and migrated if missing, its ledger
+truncated) and Redis database (``--redis-db``, flushed before and after).
+"""
+
+import argparse
+import bisect
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+JOB_TYPE = "bench.rate_limited"
+STARTS = "bench-rate:starts"
+TASK_MODULE = "bench.rate_limit_accuracy"
+
+if __name__ != "__main__":
+    # Imported as a task module (JOBS_TASK_MODULES) by Django, here and in the workers: declare the type.
+    from pydantic import BaseModel
+
+    from jobs.connection import redis_connection
+    from jobs.registry import job_type
+
+    class _Nothing(BaseModel):
+        n: int = 0
+
+    @job_type(JOB_TYPE, payload=_Nothing, rate_limit=os.environ.get("BENCH_RATE_LIMIT", "20/s"))
+    def rate_limited(payload, ctx):
+        redis_connection().rpush(STARTS, repr(time.time()))
+
+
+def _workers(count, queue, log_dir):
+    procs = []
+    for i in range(count):
+        log = open(Path(log_dir) / f"rate-worker-{i}.log", "wb")
+        procs.append(subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), "rqworker", queue, "--with-scheduler", "--worker-ttl", "16"],
+            cwd=BASE_DIR, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))
+    return procs
+
+
+def _stop(procs):
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker's scheduler process, if it outlived the worker
+        except ProcessLookupError:
+            pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", default="20/s", help="the declared rate limit (default 20/s)")
+    parser.add_argument("--seconds", type=int, default=30, help="length of the measured span (default 30)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database", default="jobdesk_rate_bench")
+    parser.add_argument("--redis-db", type=int, default=13)
+    args = parser.parse_args()
+    if args.database in {"jobdesk", "test_jobdesk"}:
+        sys.exit(f"refusing to use the database {args.database!r}")
+
+    from bench.common import bench_environment, create_database
+
+    bench_environment(args.database, args.redis_db, QUEUE_NAMESPACE="jdratebench", JOBS_TASK_MODULES=TASK_MODULE,
+                      BENCH_RATE_LIMIT=args.rate)
+    create_database(args.database)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from jobs.connection import queue_name, redis_connection
+    from jobs.enqueue import enqueue_many
+    from jobs.models import JobRecord
+    from jobs.ratelimit import RateLimit
+
+    call_command("migrate", verbosity=0)
+    rate = RateLimit.parse(args.rate)
+    declared = rate.limit / rate.per
+    conn = redis_connection()
+    conn.flushdb()
+    JobRecord.objects.all().delete()
+    total = int(declared * (args.seconds + 3)) + rate.limit
+    for start in range(0, total, 1000):
+        enqueue_many(JOB_TYPE, [{"n": i} for i in range(start, min(total, start + 1000))])
+
+    log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+    procs = _workers(args.workers, queue_name("default"), log_dir)
+    try:
+        deadline = time.monotonic() + 60
+        while not conn.llen(STARTS) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        first = float(conn.lindex(STARTS, 0))
+        while time.time() < first + args.seconds + 2 and time.monotonic() < deadline + args.seconds:
+            time.sleep(0.5)
+        times = sorted(float(t) for t in conn.lrange(STARTS, 0, -1))
+    finally:
+        _stop(procs)
+        conn.flushdb()
+
+    begin = times[0] + rate.per
+    end = begin + args.seconds
+    central = [t for t in times if begin <= t < end]
+    achieved = len(central) / args.seconds
+    windows = int(args.seconds // rate.per)
+    per_window = [sum(1 for t in central if begin + i * rate.per <= t < begin + (i + 1) * rate.per)
+                  for i in range(windows)]
+    busiest = max(bisect.bisect_left(times, t + rate.per) - i for i, t in enumerate(times))
+    print(f"declared {rate} ({declared:g} jobs/s), {args.workers} workers, {len(times)} jobs started")
+    print(f"achieved over the central {args.seconds} s: {achieved:.2f} jobs/s, ratio {achieved / declared:.3f}")
+    print(f"most starts in any {rate.per:g} s window: {busiest} (limit {rate.limit})")
+    print(f"whole windows: fewest {min(per_window)}, most {max(per_window)} starts")
+
+
+if __name__ == "__main__":
+    main()
