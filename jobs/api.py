@@ -4,11 +4,12 @@ caller's guilds), queue health (staff or the metrics token)."""
 from typing import Annotated, Any, Literal, Union
 
 from django.db import transaction
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from jobs import enqueue as enqueue_service
-from jobs import queues, registry, selectors
+from jobs import queues, registry, selectors, waiting
+from jobs.models import JobRecord
 from project.api_auth import METRICS, any_caller, refuse_metrics_token, require_staff
 from project.tenancy import guild_ids_for
 
@@ -105,10 +106,18 @@ def enqueue_job(request, payload_in: EnqueueIn):
     return accepted(request, record)
 
 
-@router.get("/jobs/{job_id}", auth=any_caller, response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut})
-def job_status(request, job_id: str):
+# The longest long poll: each one holds a server worker (a sync gunicorn worker) while it waits.
+MAX_WAIT = 30
+
+
+@router.get("/jobs/{job_id}", auth=any_caller,
+            response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, description=(
+        "Seconds (0-30) to wait for the job to end: answers as soon as it has succeeded, died or been "
+        "canceled, else after `wait` seconds with its current status."))):
     """A job's status, progress, attempts and result or error: staff see every job, a guild member the
-    guild's jobs, a guild token its guild's jobs; any other job is a 404, as if it did not exist."""
+    guild's jobs, a guild token its guild's jobs; any other job is a 404, as if it did not exist (at
+    once, whatever ``wait``). With ``wait``, a long poll (``jobs.waiting``)."""
     refuse_metrics_token(request)
     record = selectors.job_detail(job_id)
     token_guild = getattr(request, "token_guild", None)
@@ -116,6 +125,11 @@ def job_status(request, job_id: str):
         allowed = record is not None and record.guild_id == token_guild.pk
     else:
         allowed = record is not None and (request.user.is_staff or record.guild_id in guild_ids_for(request.user))
+    if allowed and wait > 0 and not record.is_terminal:
+        try:
+            record = waiting.wait_for_end(record.pk, wait, queryset=JobRecord.objects.prefetch_related("attempt_set"))
+        except JobRecord.DoesNotExist:  # deleted while we waited
+            allowed = False
     if not allowed:
         return Status(404, {"error": "not_found", "message": f"no job {job_id}"})
     return Status(200, selectors.job_as_dict(record))

@@ -147,6 +147,18 @@ class JobRecord(models.Model):
             return self.finished_at - self.started_at
         return None
 
+    def wait(self, timeout=30):
+        """Block until this job has ended (succeeded, dead or canceled) or ``timeout`` seconds (at most
+        an hour) have passed, then bring this instance up to date from the ledger; returns it.
+        Woken by a Redis notification, not by polling (``jobs.waiting``)."""
+        from jobs.waiting import wait_for_end
+
+        fresh = wait_for_end(self.pk, timeout)
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(fresh, field.attname))
+        getattr(self, "_prefetched_objects_cache", {}).clear()
+        return self
+
 
 class Outcome(models.TextChoices):
     RUNNING = "running", "Running"

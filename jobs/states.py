@@ -29,8 +29,8 @@ from contextlib import nullcontext
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs import statements
-from jobs.models import JobAttempt, JobRecord, Outcome, Status
+from jobs import statements, waiting
+from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Outcome, Status
 from jobs.signals import StateChange, job_state_changed
 from project import correlation
 
@@ -137,6 +137,8 @@ def _changed(record, to, values, *, actor_id, reason, data):
     for name, value in values.items():
         setattr(record, name, value)
     announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
+    if to in TERMINAL_STATUSES:  # wake its waiters once the change is durable (at once in autocommit)
+        transaction.on_commit(functools.partial(waiting.announce_end, record.pk, to), robust=True)
 
 
 def start_attempt(record_id, *, worker):
