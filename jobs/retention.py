@@ -11,12 +11,12 @@ The rules (settings, read on every pass):
 
 What goes with a record: its attempts (``JobAttempt``, deleted in the same transaction), references to
 it from other rows are cleared as their ``on_delete`` says (children's ``parent``, a schedule's
-``last_job``, an export's ``job``), and RQ's own keys for it (``rq_internals.forget``, after commit).
+``last_job``, an export's ``job``), and RQ's own keys for it (after commit: see ``_forget``).
 Audit events stay: the audit log is append-only and has its own retention; one ``jobs.pruned`` staff
 action (actor: none, the system) records what a pass removed.
 
 How, without long locks: rows are chosen through partial indexes (``succeeded_at`` for succeeded, and
-``(job_type, dead_at, id)`` / ``(job_type, canceled_at, id)`` on dead / canceled rows, migration 0008),
+``(job_type, dead_at)`` / ``(job_type, canceled_at)`` on dead / canceled rows, migration 0008),
 walked in keyset order, ``batch`` rows per short transaction that locks only the rows it deletes
 (``SKIP LOCKED``: a row a staff member is retrying right now is left for the next pass). Enqueues insert
 new rows and never wait on these. Two passes at once (a slow pass overlapping the next hour's) delete
@@ -72,7 +72,7 @@ def prune(now=None, batch=BATCH) -> dict:
             for job_type in _job_types(status):
                 keep_from = _nth_newest(status, job_type, keep_last)
                 if keep_from is not None:
-                    _prune_range(status, cutoff, batch, report, job_type=job_type, keep_from=keep_from)
+                    _prune_range(status, min(cutoff, keep_from), batch, report, job_type=job_type)
         else:
             _prune_range(status, cutoff, batch, report)
     report["seconds"] = round(time.monotonic() - started, 3)
@@ -100,25 +100,22 @@ def _job_types(status):
 
 
 def _nth_newest(status, job_type, n):
-    """``(finished_at, id)`` of the ``n``-th newest record of ``job_type`` in ``status`` (it and newer
-    ones are kept), or None when there are no more than ``n`` (nothing to prune)."""
+    """When the ``n``-th newest record of ``job_type`` in ``status`` finished (records finished then or
+    later are kept: at least ``n``, a few more on a tie), or None when there are no more than ``n``."""
     column = FINISHED_AT[status]
-    rows = list(JobRecord.objects.filter(status=status, job_type=job_type, **{f"{column}__isnull": False})
-                .order_by(f"-{column}", "-id").values_list(column, "id")[n - 1:n])
-    if not rows:
-        return None
-    return rows[0]
+    found = list(JobRecord.objects.filter(status=status, job_type=job_type, **{f"{column}__isnull": False})
+                 .order_by(f"-{column}").values_list(column, flat=True)[n - 1:n])
+    return found[0] if found else None
 
 
-def _prune_range(status, cutoff, batch, report, *, job_type=None, keep_from=None):
-    """Delete records in ``status`` finished before ``cutoff`` (and, for ``job_type``, older than
-    ``keep_from``), oldest first, ``batch`` per transaction, walking the index in keyset order so that
+def _prune_range(status, cutoff, batch, report, *, job_type=None):
+    """Delete records in ``status`` (of ``job_type``, when given) finished before ``cutoff``, oldest first, ``batch`` per transaction, walking the index in keyset order so that
     every batch starts where the last one ended (not over the index entries of rows already deleted)."""
     db = router.db_for_write(JobRecord)
     after = None
     while True:
         with transaction.atomic(using=db):
-            rows = list(batch_query(status, cutoff, batch, job_type=job_type, keep_from=keep_from, after=after))
+            rows = list(batch_query(status, cutoff, batch, job_type=job_type, after=after))
             if not rows:
                 return
             ids = [row[0] for row in rows]
@@ -135,18 +132,15 @@ def _prune_range(status, cutoff, batch, report, *, job_type=None, keep_from=None
         after = rows[-1][3]
 
 
-def batch_query(status, cutoff, batch, *, job_type=None, keep_from=None, after=None):
+def batch_query(status, cutoff, batch, *, job_type=None, after=None):
     """One batch's rows ``(id, queue, job_type, finished_at)``, locked, oldest first: in ``status``,
-    finished before ``cutoff``, of ``job_type`` (when given), older than ``keep_from`` (``(finished_at,
-    id)``) and not before ``after`` (the previous batch's last timestamp). The ``<=`` bound beside the
-    row comparison is what the index range scan stops on."""
+    finished before ``cutoff``, of ``job_type`` (when given), not before ``after`` (the previous
+    batch's last timestamp). Plain range bounds on the indexed timestamp: the planner estimates them
+    well and walks the index (EXPLAIN at a million rows: bench/retention_scale.py)."""
     column = FINISHED_AT[status]
     query = JobRecord.objects.filter(status=status, **{f"{column}__lt": cutoff})
     if job_type is not None:
         query = query.filter(job_type=job_type)
-    if keep_from is not None:
-        query = query.filter(**{f"{column}__lte": keep_from[0]}).filter(
-            models.Q(**{f"{column}__lt": keep_from[0]}) | models.Q(**{column: keep_from[0], "id__lt": keep_from[1]}))
     if after is not None:
         query = query.filter(**{f"{column}__gte": after})
     # Ordered by the timestamp alone, the index order: ``(column, id)`` would sort every due row of
@@ -184,7 +178,25 @@ def _referenced(model):
 
 
 def _forget(jobs):
+    """Remove RQ's keys for pruned jobs. A job RQ still has a hash for (finished recently, or kept by a
+    long QUEUE_RESULT_TTL / QUEUE_FAILURE_TTL) goes through ``rq_internals.forget``, which also sweeps
+    its queue lists and started registry; for the others (the usual case: their hash expired days ago)
+    only what can outlive the hash is removed (a failed or scheduled registry entry, executions), in
+    O(log n) per job. ``forget``'s LREMs cost O(queue length) each: a few thousand of them per batch
+    against a backlog of 100,000 waiting jobs would keep Redis, which every enqueue needs, busy for
+    seconds (bench/retention_scale.py)."""
     try:
-        rq_internals.forget(redis_connection(), jobs)
+        conn = redis_connection()
+        with conn.pipeline(transaction=False) as pipe:
+            for job_id, _ in jobs:
+                pipe.exists(rq_internals.job_key(job_id))
+            held = pipe.execute()
+        rq_internals.forget(conn, [job for job, exists in zip(jobs, held) if exists])
+        with conn.pipeline(transaction=False) as pipe:
+            for job_id, queue in (job for job, exists in zip(jobs, held) if not exists):
+                pipe.zrem(rq_internals.failed_key(queue), job_id)
+                pipe.zrem(rq_internals.scheduled_key(queue), job_id)
+                pipe.delete(rq_internals.executions_key(job_id))
+            pipe.execute()
     except RedisError as exc:
         log.info("pruned jobs left in Redis (they expire there): %s", exc)

@@ -30,9 +30,10 @@ def rules(settings):
     settings.JOBS_KEEP_FAILED = 3
 
 
-def record(status, *, days_ago=0.0, job_type="test.sleep", attempts=1, **fields):
+def record(status, *, days_ago=0.0, job_type="test.sleep", attempts=1, rq_hash=True, **fields):
     """A record in ``status`` that got there ``days_ago``, with its attempts and RQ's keys for it (its
-    job hash, executions, and a place in the failed registry for a dead one)."""
+    job hash unless ``rq_hash`` is false (expired, as RQ's TTLs do), executions, and a place in the
+    failed registry for a dead one)."""
     now = timezone.now()
     at = now - timedelta(days=days_ago)
     values = {"created_at": at - timedelta(minutes=1), "status_changed_at": at}
@@ -45,7 +46,8 @@ def record(status, *, days_ago=0.0, job_type="test.sleep", attempts=1, **fields)
                                   started_at=at - timedelta(seconds=30), ended_at=at,
                                   outcome=Outcome.SUCCEEDED if status == "succeeded" else Outcome.FAILED)
     conn = redis_connection()
-    conn.hset(rq_internals.job_key(row.pk), mapping={"status": "finished", "origin": QUEUE})
+    if rq_hash:
+        conn.hset(rq_internals.job_key(row.pk), mapping={"status": "finished", "origin": QUEUE})
     conn.hset(rq_internals.executions_key(row.pk), mapping={"x": "1"})
     if status == "dead":
         conn.zadd(rq_internals.failed_key(QUEUE), {str(row.pk): 1})
@@ -78,7 +80,7 @@ def test_old_succeeded_records_go_with_their_attempts_and_rq_keys_young_ones_sta
 
 def test_old_dead_records_go_except_the_last_n_of_each_type_whatever_their_age():
     # test.sleep: five dead, all older than 30 days: the three newest stay.
-    sleep_dead = [record("dead", days_ago=40 + i) for i in range(5)]  # newest first
+    sleep_dead = [record("dead", days_ago=40 + i, rq_hash=i < 4) for i in range(5)]  # newest first
     # test.fail: two old dead (fewer than 3: both stay, old as they are) ...
     fail_dead = [record("dead", days_ago=60 + i, job_type="test.fail") for i in range(2)]
     # test.flaky: 2 young dead and 3 old: the 2 young plus the newest old one are its last 3.

@@ -2,7 +2,7 @@
 batches select through (``jobs.retention``).
 
 Dead and canceled records are pruned per job type, oldest first, below the newest JOBS_KEEP_FAILED:
-``(job_type, dead_at, id) WHERE status = 'dead'`` (and the same for canceled) answers both the per-type
+``(job_type, dead_at) WHERE status = 'dead'`` (and the same for canceled) answers both the per-type
 threshold and each batch by a range scan. (Succeeded ones use the existing ``job_succeeded_idx``.) The
 existing ``job_dead_idx`` puts ``last_error_type`` before ``dead_at``, so it would sort a type's whole
 dead set on every batch. The indexes are built CONCURRENTLY on PostgreSQL (no write lock on a big ledger)
@@ -38,7 +38,7 @@ def create_indexes(apps, schema_editor):
     concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
     for name, column, status in INDEXES:
         schema_editor.execute(
-            f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON jobs_jobrecord (job_type, {column}, id) "
+            f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON jobs_jobrecord (job_type, {column}) "
             f"WHERE status = '{status}'"
         )
 
