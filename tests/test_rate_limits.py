@@ -43,7 +43,9 @@ def test_twenty_per_second_is_held_by_two_workers_and_no_attempt_is_spent_waitin
     first = times[0]
     central = [t for t in times if first + 0.5 <= t < first + 9.5]  # nine whole windows, edges left out
     rate = len(central) / 9
-    assert 18 <= rate <= 22, f"{rate:.1f} jobs/s over the central 9 s, declared 20/s"
+    burst = sum(1 for t in times if t < first + 1)  # nothing throttles the first second's 20
+    assert 18 <= rate <= 22, (f"{rate:.1f} jobs/s over the central 9 s, declared 20/s (the unthrottled first "
+                              f"second started {burst}: under 20 means the workers could not keep up)")
     assert most_in_any_window(times, 0.9) <= 20, "more than 20 started within one second"
     wait_for(lambda: JobRecord.objects.filter(pk__in=[r.pk for r in records], status=Status.SUCCEEDED).count()
              == 220, timeout=10)
