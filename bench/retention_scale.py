@@ -238,7 +238,7 @@ def print_results(rows, batch, report, baseline, during):
         return (f"{title:<28} {len(ms):>6,} enqueues in {run['seconds']:5.1f} s   p50 {percentile(ms, .5):6.2f} ms   "
                 f"p99 {percentile(ms, .99):6.2f} ms   max {max(ms):7.2f} ms")
 
-    print(f"\npruning pass (manage.py jobs_prune --batch {batch}) over {rows:,} records:")
+    print(f"\npruning pass (jobs.retention.prune, batch {batch}, its own process) over {rows:,} records:")
     detail = ", ".join(f"{n:,} {status}" for status, n in sorted(report["by_status"].items())) or "nothing"
     print(f"  removed {report['removed']:,} ({detail}) in {report['batches']:,} batches, {report['seconds']:.1f} s: "
           f"{report['removed'] / max(report['seconds'], 1e-9):,.0f} rows/s")
