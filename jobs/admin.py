@@ -16,12 +16,14 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.html import format_html, format_html_join
 
-from jobs import admin_views, options, registry, schedules, selectors, services
+from jobs import admin_views, batches, options, registry, schedules, selectors, services
 from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
-from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Schedule, Status
+from jobs.models import TERMINAL_STATUSES, JobAttempt, JobBatch, JobRecord, Schedule, Status
 
 STATUS_COLOURS = {
     Status.PENDING: "#8a6d3b", Status.QUEUED: "#31708f", Status.RUNNING: "#1f6fb2", Status.RETRYING: "#c77c02",
@@ -77,13 +79,13 @@ class JobRecordAdmin(admin.ModelAdmin):
     actions = ["retry_selected", "cancel_selected", "requeue_selected", "delete_selected"]
     inlines = [JobAttemptInline]
     readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "status_reason", "attempts",
-                       "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "progress",
-                       "progress_message", "result_pretty", "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
+                       "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "batch",
+                       "progress", "progress_message", "result_pretty", "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
                        "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty", "limits",
                        "unique_display"]
     fieldsets = [
         (None, {"fields": ["id", "job_type", "status_badge", "status_reason", "queue", "priority", "correlation_id",
-                           "actor", "guild", "parent"]}),
+                           "actor", "guild", "parent", "batch"]}),
         ("Progress and outcome", {"fields": ["progress", "progress_message", "attempts", "max_attempts",
                                              "result_pretty", "last_error_type", "last_error", "worker"]}),
         ("Limits", {"fields": ["limits", "unique_display"]}),
@@ -335,3 +337,74 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         schedules.schedule_save(obj)
+
+
+@admin.register(JobBatch)
+class JobBatchAdmin(admin.ModelAdmin):
+    """A batch (``jobs.batches``): its progress, its members in the job list, its callback job, and
+    "retry dead members". Seen by whoever may see jobs (``jobs.view_jobrecord``); nobody edits a batch."""
+
+    list_display = ["id", "created_at", "progress", "callback_type", "completed_at", "callback_link", "guild"]
+    list_select_related = ["guild"]
+    ordering = ["-created_at"]
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["retry_dead_members"]
+    fields = ["id", "created_at", "progress", "counts", "members_link", "callback_type", "callback_payload",
+              "completed_at", "callback_link", "actor", "guild", "correlation_id"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        ended = (JobRecord.objects.filter(batch=OuterRef("pk"), status__in=TERMINAL_STATUSES).order_by()
+                 .values("batch").annotate(n=Count("*")).values("n"))
+        return super().get_queryset(request).annotate(ended=Coalesce(Subquery(ended), 0))
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("jobs.view_jobrecord")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("jobs.retry_jobrecord")
+
+    @admin.display(description="members ended")
+    def progress(self, obj):
+        return f"{obj.ended}/{obj.total}"
+
+    @admin.display(description="members by status")
+    def counts(self, obj):
+        found = batches.status_counts(obj.pk)
+        return format_html_join(", ", "{} {}", ((n, status_badge(status)) for status, n in sorted(found.items()))) or "-"
+
+    @admin.display(description="members")
+    def members_link(self, obj):
+        url = reverse("admin:jobs_jobrecord_changelist") + f"?batch__id__exact={obj.pk}"
+        return format_html('<a href="{}">the {} jobs of this batch</a>', url, obj.total)
+
+    @admin.display(description="callback job")
+    def callback_link(self, obj):
+        if not obj.callback_id:
+            return "-"
+        url = reverse("admin:jobs_jobrecord_change", args=[obj.callback_id])
+        return format_html('<a href="{}">{}</a>', url, obj.callback_id)
+
+    @admin.action(description="Retry the dead members of selected batches", permissions=["retry"])
+    def retry_dead_members(self, request, queryset):
+        retried = skipped = 0
+        for record in JobRecord.objects.filter(batch__in=queryset.values("pk"), status=Status.DEAD):
+            if services.retry_job(record, actor=request.user):
+                retried += 1
+            else:
+                skipped += 1
+        text = f"{retried} dead member(s) retried" + (f", {skipped} skipped: no longer dead" if skipped else "")
+        self.message_user(request, text + ".", messages.SUCCESS if retried else messages.WARNING)

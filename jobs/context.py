@@ -31,6 +31,14 @@ class JobContext:
         )
 
     @property
+    def batch(self):
+        """For the callback job of a batch (``jobs.batches``): its ``BatchOutcome`` read from the ledger
+        (id, total, and the ids of the members that succeeded, died, were canceled); None for other jobs."""
+        from jobs.batches import outcome_for_callback
+
+        return outcome_for_callback(self.record_id)
+
+    @property
     def is_last_attempt(self):
         return self.attempt >= self.max_attempts
 

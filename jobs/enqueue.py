@@ -233,3 +233,12 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
             return _write_unique(records)
     _write(records, lambda: insert_rows(JobRecord, records))
     return records
+
+
+def enqueue_batch(jobs, *, on_complete, actor=None, guild=None, correlation_id=None, priority=Priority.DEFAULT):
+    """Enqueue ``jobs`` (``[(job_type, payload), ...]``) as one batch whose ``on_complete`` job runs once,
+    when all of them have ended; returns the ``JobBatch``. See ``jobs.batches``."""
+    from jobs.batches import enqueue_batch as _enqueue_batch
+
+    return _enqueue_batch(jobs, on_complete=on_complete, actor=actor, guild=guild, correlation_id=correlation_id,
+                          priority=priority)

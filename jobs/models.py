@@ -69,6 +69,9 @@ class JobRecord(models.Model):
     unique_key = models.CharField(max_length=255, null=True, blank=True)
     unique_scope = models.CharField(max_length=8, blank=True, default="", db_default="")
     unique_until = models.DateTimeField(null=True, blank=True)
+    # Batches (jobs.batches): the batch this job is a member of; its index is partial (most jobs have none).
+    batch = models.ForeignKey("JobBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
+                              db_index=False)
 
     created_at = models.DateTimeField(db_index=False)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -111,6 +114,8 @@ class JobRecord(models.Model):
             # Unique jobs (jobs.unique): the period scope's look-up under its advisory lock.
             models.Index(fields=["unique_key", "unique_until"], name="job_unique_period_idx",
                          condition=models.Q(unique_scope="period")),
+            # Batches: a batch's members (its completion check, its admin page).
+            models.Index(fields=["batch", "status"], name="job_batch_idx", condition=models.Q(batch__isnull=False)),
         ]
         constraints = [
             # Unique jobs: one record per key while it has not started ("waiting") or while it has not
@@ -158,6 +163,37 @@ class JobRecord(models.Model):
             setattr(self, field.attname, getattr(fresh, field.attname))
         getattr(self, "_prefetched_objects_cache", {}).clear()
         return self
+
+
+class JobBatch(models.Model):
+    """Jobs enqueued together by ``jobs.batches.enqueue_batch`` and the callback job that runs once, when
+    every member has ended (succeeded, dead or canceled). ``completed_at`` is set, and ``callback``
+    written, by one guarded UPDATE in the transaction that enqueues the callback."""
+
+    total = models.PositiveIntegerField(help_text="Members enqueued.")
+    callback_type = models.CharField(max_length=100)
+    callback_payload = models.JSONField(default=dict, blank=True)
+    callback = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 help_text="The callback job, once every member has ended.")
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", db_index=False)
+    guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
+    correlation_id = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "job batches"
+        indexes = [
+            models.Index(fields=["-created_at"], name="batch_created_idx"),
+            # The reconciler's look for batches left open by a crash.
+            models.Index(fields=["created_at"], name="batch_open_idx", condition=models.Q(completed_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"batch {self.pk} ({self.total} jobs, then {self.callback_type})"
 
 
 class Outcome(models.TextChoices):

@@ -12,6 +12,8 @@ reads RQ's lists itself: it never waits on RQ's own registry maintenance or its 
   worker). Such a row is seen twice, ``CONFIRM`` seconds apart, in the same place (a live worker moves
   a job on within milliseconds); then every trace RQ holds of it is removed and it is sent again
   (``→ pending → queued``, through the relay) in the same pass.
+- A batch whose members have all ended but that is not complete (a process died between a member's
+  end and its completion check): completed, and its callback enqueued once (``jobs.batches``).
 
 Safe to run twice at once: one Redis lock, and every change is a compare-and-set that loses quietly to
 a worker (or another reconciler) that changed the row first. Jobs must be idempotent anyway: a
@@ -26,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from jobs import registry, retries, rq_internals, states
+from jobs import batches, registry, retries, rq_internals, states
 from jobs.connection import redis_connection
 from jobs.dispatch import send
 from jobs.locks import held
@@ -56,11 +58,21 @@ def reconcile(*, waiting_grace=WAITING_GRACE, running_grace=RUNNING_GRACE, max_r
             if mine:
                 found["lost"] = _reconcile_running(timezone.now() - running_grace)
                 found["requeued"] = _reconcile_waiting(timezone.now() - waiting_grace, max_rows)
+                _complete_batches()
     except RedisError as exc:
         log.warning("reconcile: Redis unavailable: %s", exc)
     if any(found.values()):
         log.warning("reconcile: %(lost)d lost running job(s), %(requeued)d stranded waiting job(s) sent again", found)
     return found
+
+
+def _complete_batches():
+    """Batches whose members have all ended but that are not complete: a process died between a member's
+    commit and its completion check (``jobs.batches``). Completes them and enqueues their callbacks."""
+    completed = batches.complete_finished()
+    if completed:
+        log.warning("reconcile: %d batch(es) left open by a crash completed; callbacks enqueued", completed)
+    return completed
 
 
 def _reconcile_running(cutoff):

@@ -29,7 +29,7 @@ from contextlib import nullcontext
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs import statements, waiting
+from jobs import batches, statements, waiting
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Outcome, Status
 from jobs.signals import StateChange, job_state_changed
 from project import correlation
@@ -139,6 +139,8 @@ def _changed(record, to, values, *, actor_id, reason, data):
     announce([_change(record, old, to, actor_id=actor_id, reason=reason, data=data)])
     if to in TERMINAL_STATUSES:  # wake its waiters once the change is durable (at once in autocommit)
         transaction.on_commit(functools.partial(waiting.announce_end, record.pk, to), robust=True)
+        if record.batch_id is not None:  # a batch member: the last one to end enqueues the callback (jobs.batches)
+            transaction.on_commit(functools.partial(batches.member_ended, record.batch_id), robust=True)
 
 
 def start_attempt(record_id, *, worker):

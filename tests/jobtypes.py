@@ -129,3 +129,20 @@ def unique_active(payload, ctx):
           unique=Unique(key=lambda payload, guild_id: f"report-{payload['report_id']}", scope=timedelta(seconds=1)))
 def unique_period(payload, ctx):
     record_run(f"unique-{payload.report_id}", ctx)
+
+
+# --- batches (tests/test_batches_run_their_callback_once.py) ---------------------------------------------
+
+import json  # noqa: E402
+
+
+@job_type("test.batch_done", payload=Marker, enqueue_permission=STAFF_ENQUEUE, max_attempts=3)
+def batch_done(payload, ctx):
+    """A batch's callback: records each call and the lists ``ctx.batch`` gave it (Redis list
+    ``test-batch-done:<marker>``, one JSON object per call)."""
+    batch = ctx.batch
+    redis_connection().rpush(f"test-batch-done:{payload.marker}", json.dumps({
+        "record": str(ctx.record_id), "batch": batch.id, "total": batch.total,
+        "succeeded": [str(pk) for pk in batch.succeeded], "dead": [str(pk) for pk in batch.dead],
+        "canceled": [str(pk) for pk in batch.canceled],
+    }))
