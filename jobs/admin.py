@@ -8,7 +8,6 @@ and each job it touches gets an audit event naming the staff member. The queues,
 
 import json
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -16,20 +15,13 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from jobs import admin_views, batches, options, registry, schedules, selectors, services
+from jobs import admin_views, options, registry, selectors, services
 from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
-from jobs.models import TERMINAL_STATUSES, JobAttempt, JobBatch, JobRecord, Schedule, Status
-
-STATUS_COLOURS = {
-    Status.PENDING: "#8a6d3b", Status.QUEUED: "#31708f", Status.RUNNING: "#1f6fb2", Status.RETRYING: "#c77c02",
-    Status.SUCCEEDED: "#2e7d32", Status.DEAD: "#b71c1c", Status.CANCELED: "#616161",
-}
-
+from jobs.admin_display import status_badge
+from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord
 
 class JobNotFinished(Exception):
     """The service refused to delete a job that is not finished (it moved after the page was read)."""
@@ -37,11 +29,6 @@ class JobNotFinished(Exception):
     def __init__(self, pk, status):
         super().__init__(f"job {pk} is {status}")
         self.pk, self.status = pk, status
-
-
-def status_badge(status, label=None):
-    return format_html('<b class="job-status job-status-{}" style="color:{}">{}</b>', status,
-                       STATUS_COLOURS.get(status, "#000"), label or status)
 
 
 class JobAttemptInline(admin.StackedInline):
@@ -272,139 +259,5 @@ class JobRecordAdmin(admin.ModelAdmin):
         self.message_user(request, text + ".", messages.SUCCESS if deleted else messages.WARNING)
 
 
-class ScheduleForm(forms.ModelForm):
-    """A schedule runs its job type as no one in particular, so staff may schedule only the types they may
-    enqueue by hand (``registry.enqueueable_by``): others are not offered, and one posted anyway is a
-    form error on ``job_type``. A schedule that already runs a type the staff member may not enqueue (the
-    built-in rollup and retention: internal types) keeps that type, shown but fixed; its other fields
-    (cron, enabled, ...) stay editable."""
-
-    user = None  # the staff member, set per request by ScheduleAdmin.get_form
-
-    class Meta:
-        model = Schedule
-        fields = ["name", "job_type", "payload", "cron", "interval_seconds", "timezone", "enabled"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        from jobs import registry
-
-        offered = registry.enqueueable_by(self.user)
-        current = self.instance.job_type if self.instance.pk else None
-        if current and current not in offered:
-            self.fields["job_type"] = forms.ChoiceField(
-                choices=[(current, current)], disabled=True,
-                help_text="Fixed: you may not enqueue this job type by hand (it is internal or needs a permission "
-                          "you lack), so it cannot be changed here.")
-        else:
-            self.fields["job_type"] = forms.ChoiceField(
-                choices=[(name, name) for name in offered],
-                error_messages={"invalid_choice": "%(value)s is not a job type you may schedule: internal types, "
-                                                  "and types whose permission you lack, are not offered."})
-
-    def clean(self):
-        cleaned = super().clean()
-        candidate = Schedule(**{f: cleaned.get(f) for f in self.Meta.fields if f in cleaned})
-        try:
-            schedules.schedule_validate(candidate)
-        except forms.ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field if field in self.fields else None, errors)
-        else:
-            cleaned["payload"] = candidate.payload
-        return cleaned
-
-
-@admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
-    form = ScheduleForm
-    list_display = ["name", "job_type", "cron", "interval_seconds", "timezone", "enabled", "next_run_at",
-                    "last_run_at", "last_job_link"]
-    list_filter = ["enabled"]
-    search_fields = ["name", "=job_type"]
-    readonly_fields = ["next_run_at", "last_run_at", "last_job_link"]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"user": request.user})
-
-    @admin.display(description="last job")
-    def last_job_link(self, obj):
-        if not obj.last_job_id:
-            return "-"
-        url = reverse("admin:jobs_jobrecord_change", args=[obj.last_job_id])
-        return format_html('<a href="{}">{}</a>', url, obj.last_job_id)
-
-    def save_model(self, request, obj, form, change):
-        schedules.schedule_save(obj)
-
-
-@admin.register(JobBatch)
-class JobBatchAdmin(admin.ModelAdmin):
-    """A batch (``jobs.batches``): its progress, its members in the job list, its callback job, and
-    "retry dead members". Seen by whoever may see jobs (``jobs.view_jobrecord``); nobody edits a batch."""
-
-    list_display = ["id", "created_at", "progress", "callback_type", "completed_at", "callback_link", "guild"]
-    list_select_related = ["guild"]
-    ordering = ["-created_at"]
-    show_full_result_count = False
-    list_per_page = 50
-    actions = ["retry_dead_members"]
-    fields = ["id", "created_at", "progress", "counts", "members_link", "callback_type", "callback_payload",
-              "completed_at", "callback_link", "actor", "guild", "correlation_id"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        ended = (JobRecord.objects.filter(batch=OuterRef("pk"), status__in=TERMINAL_STATUSES).order_by()
-                 .values("batch").annotate(n=Count("*")).values("n"))
-        return super().get_queryset(request).annotate(ended=Coalesce(Subquery(ended), 0))
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("jobs.view_jobrecord")
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_retry_permission(self, request):
-        return request.user.has_perm("jobs.retry_jobrecord")
-
-    @admin.display(description="members ended")
-    def progress(self, obj):
-        return f"{obj.ended}/{obj.total}"
-
-    @admin.display(description="members by status")
-    def counts(self, obj):
-        found = batches.status_counts(obj.pk)
-        return format_html_join(", ", "{} {}", ((n, status_badge(status)) for status, n in sorted(found.items()))) or "-"
-
-    @admin.display(description="members")
-    def members_link(self, obj):
-        url = reverse("admin:jobs_jobrecord_changelist") + f"?batch__id__exact={obj.pk}"
-        return format_html('<a href="{}">the {} jobs of this batch</a>', url, obj.total)
-
-    @admin.display(description="callback job")
-    def callback_link(self, obj):
-        if not obj.callback_id:
-            return "-"
-        url = reverse("admin:jobs_jobrecord_change", args=[obj.callback_id])
-        return format_html('<a href="{}">{}</a>', url, obj.callback_id)
-
-    @admin.action(description="Retry the dead members of selected batches", permissions=["retry"])
-    def retry_dead_members(self, request, queryset):
-        retried = skipped = 0
-        for record in JobRecord.objects.filter(batch__in=queryset.values("pk"), status=Status.DEAD):
-            if services.retry_job(record, actor=request.user):
-                retried += 1
-            else:
-                skipped += 1
-        text = f"{retried} dead member(s) retried" + (f", {skipped} skipped: no longer dead" if skipped else "")
-        self.message_user(request, text + ".", messages.SUCCESS if retried else messages.WARNING)
+# The schedule and batch admins register themselves; importing them here puts them in the admin.
+from jobs import admin_batches, admin_schedules  # noqa: E402, F401

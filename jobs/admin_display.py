@@ -1,0 +1,23 @@
+"""What the admin pages show of a job, shared by the job, schedule and batch admins."""
+
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobs.models import Status
+
+STATUS_COLOURS = {
+    Status.PENDING: "#8a6d3b", Status.QUEUED: "#31708f", Status.RUNNING: "#1f6fb2", Status.RETRYING: "#c77c02",
+    Status.SUCCEEDED: "#2e7d32", Status.DEAD: "#b71c1c", Status.CANCELED: "#616161",
+}
+
+
+def status_badge(status, label=None):
+    return format_html('<b class="job-status job-status-{}" style="color:{}">{}</b>', status,
+                       STATUS_COLOURS.get(status, "#000"), label or status)
+
+
+def job_link(job_id):
+    """A link to the job's admin page, or "-" without one."""
+    if not job_id:
+        return "-"
+    return format_html('<a href="{}">{}</a>', reverse("admin:jobs_jobrecord_change", args=[job_id]), job_id)

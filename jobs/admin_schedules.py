@@ -1,0 +1,73 @@
+"""Schedules in the admin: cron or interval, the payload validated against the job type, and only the
+job types the staff member may enqueue by hand."""
+
+from django import forms
+from django.contrib import admin
+
+from jobs import schedules
+from jobs.admin_display import job_link
+from jobs.models import Schedule
+
+
+class ScheduleForm(forms.ModelForm):
+    """A schedule runs its job type as no one in particular, so staff may schedule only the types they may
+    enqueue by hand (``registry.enqueueable_by``): others are not offered, and one posted anyway is a
+    form error on ``job_type``. A schedule that already runs a type the staff member may not enqueue (the
+    built-in rollup and retention: internal types) keeps that type, shown but fixed; its other fields
+    (cron, enabled, ...) stay editable."""
+
+    user = None  # the staff member, set per request by ScheduleAdmin.get_form
+
+    class Meta:
+        model = Schedule
+        fields = ["name", "job_type", "payload", "cron", "interval_seconds", "timezone", "enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from jobs import registry
+
+        offered = registry.enqueueable_by(self.user)
+        current = self.instance.job_type if self.instance.pk else None
+        if current and current not in offered:
+            self.fields["job_type"] = forms.ChoiceField(
+                choices=[(current, current)], disabled=True,
+                help_text="Fixed: you may not enqueue this job type by hand (it is internal or needs a permission "
+                          "you lack), so it cannot be changed here.")
+        else:
+            self.fields["job_type"] = forms.ChoiceField(
+                choices=[(name, name) for name in offered],
+                error_messages={"invalid_choice": "%(value)s is not a job type you may schedule: internal types, "
+                                                  "and types whose permission you lack, are not offered."})
+
+    def clean(self):
+        cleaned = super().clean()
+        candidate = Schedule(**{f: cleaned.get(f) for f in self.Meta.fields if f in cleaned})
+        try:
+            schedules.schedule_validate(candidate)
+        except forms.ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        else:
+            cleaned["payload"] = candidate.payload
+        return cleaned
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
+    list_display = ["name", "job_type", "cron", "interval_seconds", "timezone", "enabled", "next_run_at",
+                    "last_run_at", "last_job_link"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "=job_type"]
+    readonly_fields = ["next_run_at", "last_run_at", "last_job_link"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    @admin.display(description="last job")
+    def last_job_link(self, obj):
+        return job_link(obj.last_job_id)
+
+    def save_model(self, request, obj, form, change):
+        schedules.schedule_save(obj)
