@@ -51,3 +51,27 @@ def chaos_step(payload: ChaosStep, ctx):
         cursor.execute(f"INSERT INTO {CHAOS_TABLE} (record_id, attempt, pid) VALUES (%s, %s, %s)",
                        [str(ctx.record_id), ctx.attempt, os.getpid()])
     return None
+
+
+# --- bench/throughput.py --features -------------------------------------------------------------------
+# The unique-key enqueue cost: the same payload and shape as ``bench.noop``, with a key on ``n`` held
+# while the job waits. The batch completion latency: a callback that records, in Redis, when it started.
+
+from jobs.unique import Unique  # noqa: E402
+
+BATCH_DONE_KEY = "bench-batch:callback-started"  # hash: batch id -> time.time() at the callback's start
+
+
+@job_type("bench.noop_unique", payload=Noop, enqueue_permission=STAFF_ENQUEUE, queue="default",
+          unique=Unique(key=("n",), scope="waiting"))
+def noop_unique(payload: Noop, ctx):
+    return None
+
+
+@job_type("bench.batch_done", payload=Noop, queue="default")
+def batch_done(payload: Noop, ctx):
+    from jobs.connection import redis_connection
+
+    started = time.time()
+    redis_connection().hset(BATCH_DONE_KEY, str(ctx.batch.id), repr(started))
+    return None

@@ -98,29 +98,41 @@ def main():
     django.setup()
     from django.core.management import call_command
 
+    call_command("migrate", verbosity=0)
+    from jobs.models import JobRecord
+
+    JobRecord.objects.all().delete()
+    for line in report_lines(measure(args.rate, args.seconds, args.workers)):
+        print(line)
+
+
+def measure(rate_text, seconds, workers=2, log_dir=None):
+    """Run the measure in this process, Django already set up on a bench database and Redis db (flushed
+    here, before and after) with this module among JOBS_TASK_MODULES and BENCH_RATE_LIMIT=``rate_text``
+    (in this process's environment, so that the workers declare the same limit). Returns a dict for
+    ``report_lines``. Used by ``main`` and by ``bench/throughput.py --features``."""
     from jobs.connection import queue_name, redis_connection
     from jobs.enqueue import enqueue_many
-    from jobs.models import JobRecord
     from jobs.ratelimit import RateLimit
 
-    call_command("migrate", verbosity=0)
-    rate = RateLimit.parse(args.rate)
+    if os.environ.get("BENCH_RATE_LIMIT") != rate_text:
+        raise RuntimeError(f"BENCH_RATE_LIMIT must be {rate_text!r} in this process's environment")
+    rate = RateLimit.parse(rate_text)
     declared = rate.limit / rate.per
     conn = redis_connection()
     conn.flushdb()
-    JobRecord.objects.all().delete()
-    total = int(declared * (args.seconds + 3)) + rate.limit
+    total = int(declared * (seconds + 3)) + rate.limit
     for start in range(0, total, 1000):
         enqueue_many(JOB_TYPE, [{"n": i} for i in range(start, min(total, start + 1000))])
 
-    log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    procs = _workers(args.workers, queue_name("default"), log_dir)
+    log_dir = Path(log_dir or os.environ.get("TMPDIR", "/tmp"))
+    procs = _workers(workers, queue_name("default"), log_dir)
     try:
         deadline = time.monotonic() + 60
         while not conn.llen(STARTS) and time.monotonic() < deadline:
             time.sleep(0.1)
         first = float(conn.lindex(STARTS, 0))
-        while time.time() < first + args.seconds + 2 and time.monotonic() < deadline + args.seconds:
+        while time.time() < first + seconds + 2 and time.monotonic() < deadline + seconds:
             time.sleep(0.5)
         times = sorted(float(t) for t in conn.lrange(STARTS, 0, -1))
     finally:
@@ -128,18 +140,26 @@ def main():
         conn.flushdb()
 
     begin = times[0] + rate.per
-    end = begin + args.seconds
+    end = begin + seconds
     central = [t for t in times if begin <= t < end]
-    achieved = len(central) / args.seconds
-    windows = int(args.seconds // rate.per)
+    achieved = len(central) / seconds
+    windows = int(seconds // rate.per)
     per_window = [sum(1 for t in central if begin + i * rate.per <= t < begin + (i + 1) * rate.per)
                   for i in range(windows)]
     busiest = max(bisect.bisect_left(times, t + rate.per) - i for i, t in enumerate(times))
-    print(f"declared {rate} ({declared:g} jobs/s), {args.workers} workers, {len(times)} jobs started")
-    print(f"achieved over the central {args.seconds} s: {achieved:.2f} jobs/s, ratio {achieved / declared:.3f}")
-    print(f"most starts in any {rate.per:g} s window: {busiest} (limit {rate.limit})")
-    print(f"whole windows: fewest {min(per_window)}, most {max(per_window)} starts")
+    return {"rate": rate, "declared": declared, "seconds": seconds, "workers": workers, "started": len(times),
+            "achieved": achieved, "ratio": achieved / declared, "busiest": busiest,
+            "fewest_window": min(per_window), "most_window": max(per_window)}
 
+
+def report_lines(r):
+    rate = r["rate"]
+    return [
+        f"declared {rate} ({r['declared']:g} jobs/s), {r['workers']} workers, {r['started']} jobs started",
+        f"achieved over the central {r['seconds']} s: {r['achieved']:.2f} jobs/s, ratio {r['ratio']:.3f}",
+        f"most starts in any {rate.per:g} s window: {r['busiest']} (limit {rate.limit})",
+        f"whole windows: fewest {r['fewest_window']}, most {r['most_window']} starts",
+    ]
 
 if __name__ == "__main__":
     main()

@@ -104,21 +104,30 @@ def main():
     django.setup()
     from django.core.management import call_command
 
+    call_command("migrate", verbosity=0)
+    print_results(**measure(args.rows, args.batch, args.baseline))
+
+
+def measure(rows, batch=None, baseline=10.0, explain=True):
+    """Seed ``rows`` records, then time a baseline of enqueues and a pruning pass with enqueues beside it.
+    Django must be set up on a migrated bench database whose ledger is empty, with ``bench.noop`` declared
+    (JOBS_TASK_MODULES=bench.jobtypes); its Redis db is flushed before and after. Returns the keyword
+    arguments of ``print_results``. Used by ``main`` and by ``bench/throughput.py --features``."""
     from jobs import retention
     from jobs.connection import queue_name, redis_connection
 
-    batch = args.batch or retention.BATCH
+    batch = batch or retention.BATCH
     redis_connection().flushdb()
-    call_command("migrate", verbosity=0)
-    seed(args.rows, queue_name("default"))
+    seed(rows, queue_name("default"))
     try:
-        explain_batches(batch)
-        baseline = enqueue_while(lambda stop: stop.wait(args.baseline))
+        if explain:
+            explain_batches(batch)
+        base = enqueue_while(lambda stop: stop.wait(baseline))
         report = {}
         during = enqueue_while(lambda stop: run_prune(batch, report))
     finally:
         redis_connection().flushdb()
-    print_results(args.rows, batch, report, baseline, during)
+    return {"rows": rows, "batch": batch, "report": report, "baseline": base, "during": during}
 
 
 def seed(rows, queue):

@@ -36,6 +36,20 @@ per job (through MONITOR, on the bench's Redis database only) and the SQL statem
 job (through a Django execute wrapper) for enqueue, batch enqueue and a run with an in-process
 SimpleWorker. ``--profile`` prints cProfile's top functions for jobdesk's enqueue and run.
 
+With ``--features`` (opt-in; ``--features-quick`` shortens it), after all that, the costs of features:
+
+4. unique-key enqueue: ``enqueue("bench.noop_unique", {"n": i})`` (``Unique(key=("n",), scope="waiting")``,
+   bench/jobtypes.py) in autocommit, against the plain ``bench.noop`` of the same shape: new keys (each a
+   new record), then the same keys again (each answered with the record holding it, ``created`` False);
+   ms per enqueue and the ratio to plain, best of ``--rounds``.
+5. batch completion latency: ``enqueue_batch`` of ``--batch-members`` ``bench.noop`` jobs with the
+   callback ``bench.batch_done`` (which records ``time.time()`` in Redis as it starts), run by two burst
+   ``jobs.worker.Worker`` processes started as in 3; latency = callback start minus the latest member's
+   ``succeeded_at`` in the ledger (same host clock), one batch at a time; p50 and max over ``--batches``.
+6. rate-limit accuracy: ``bench.rate_limit_accuracy.measure`` (two workers, ``--rate-limit`` over
+   ``--rate-seconds``), and pruning at scale: ``bench.retention_scale.measure`` (``--prune-rows`` records
+   seeded into the bench's ledger, a pruning pass in its own process beside an enqueuer thread).
+
 Isolation: the bench uses its own PostgreSQL database (``--database``, default ``jobdesk_bench``: created
 if missing and migrated; the ``jobdesk`` and ``test_jobdesk`` databases are refused) and its own Redis
 database (``--redis-db``, default 13, flushed between phases), and truncates its ledger between phases.
@@ -89,6 +103,17 @@ COUNTS = {
     "rounds": (3, 1),
     "cost_jobs": (200, 50),
 }
+# --features counts: (full, --features-quick); a flag given on the command line wins over both.
+FEATURE_COUNTS = {
+    "unique_n": (1000, 200),
+    "batch_members": (50, 50),
+    "batches": (10, 3),
+    "rate_seconds": (30, 8),
+    "prune_rows": (1_000_000, 50_000),
+    "prune_baseline": (10.0, 3.0),
+}
+UNIQUE_JOB_TYPE = "bench.noop_unique"
+BATCH_CALLBACK = "bench.batch_done"
 
 
 def parse_args():
@@ -107,10 +132,24 @@ def parse_args():
     add("--database", default="jobdesk_bench", help="PostgreSQL database of the bench (jobdesk_bench)")
     add("--redis-db", type=int, default=13, help="Redis database of the bench (13)")
     add("--bare-worker", metavar="CLASS", help="internal: run one bare RQ burst worker and exit")
+    add("--features", action="store_true",
+        help="also measure unique-key enqueue, batch completion latency, rate-limit accuracy and pruning")
+    add("--features-quick", action="store_true", help="--features with short runs (~1 min)")
+    add("--unique-n", type=int, help="enqueues per unique-key measure (1000; features-quick 200)")
+    add("--batch-members", type=int, help="no-op members per batch (50)")
+    add("--batches", type=int, help="batches for the completion latency (10; features-quick 3)")
+    add("--rate-limit", default="20/s", help="declared rate limit of the accuracy measure (20/s)")
+    add("--rate-seconds", type=int, help="measured span of the rate-limit accuracy (30; features-quick 8)")
+    add("--prune-rows", type=int, help="records seeded for the pruning pass (1,000,000; features-quick 50,000)")
+    add("--prune-baseline", type=float, help="seconds of enqueues without pruning (10; features-quick 3)")
     args = parser.parse_args()
     for name, (full, quick) in COUNTS.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
+    args.features = args.features or args.features_quick
+    for name, (full, quick) in FEATURE_COUNTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.features_quick else full)
     if args.database in FORBIDDEN_DATABASES:
         parser.error(f"--database {args.database}: that database belongs to the project or its tests")
     return args
@@ -522,6 +561,135 @@ def profile_jobdesk(n):
     reset()
 
 
+# --- 4 to 6: features (--features) --------------------------------------------------------------------
+
+
+def timed_enqueues(job_type, n, expect_created):
+    """ms per ``enqueue(job_type, {"n": i})`` for i < n, each in autocommit; every record's ``created``
+    must be ``expect_created``."""
+    from jobs.enqueue import enqueue
+
+    created = 0
+    start = time.perf_counter()
+    for i in range(n):
+        created += bool(enqueue(job_type, {"n": i}).created)
+    elapsed = time.perf_counter() - start
+    if created != (n if expect_created else 0):
+        raise SystemExit(f"{job_type}: {created} of {n} enqueues created a record, expected "
+                         f"{n if expect_created else 0}")
+    return elapsed * 1000 / n
+
+
+def unique_costs(n, rounds):
+    """(plain, unique new keys, unique repeated keys): the best ms per enqueue of ``rounds`` rounds."""
+    reset()
+    timed_enqueues(JOB_TYPE, min(50, n), True)  # warm-up, untimed
+    timed_enqueues(UNIQUE_JOB_TYPE, min(50, n), True)
+    plain, new, repeated = [], [], []
+    for _ in range(rounds):
+        reset()
+        plain.append(timed_enqueues(JOB_TYPE, n, True))
+        reset()
+        new.append(timed_enqueues(UNIQUE_JOB_TYPE, n, True))
+        repeated.append(timed_enqueues(UNIQUE_JOB_TYPE, n, False))  # the keys are held: all still queued
+        statuses = ledger_statuses()
+        if statuses != {"queued": n}:
+            raise SystemExit(f"unique enqueue: ledger {statuses}, expected {n} queued")
+    reset()
+    return min(plain), min(new), min(repeated)
+
+
+def batch_latencies(members, batches, log_dir):
+    """Seconds from the latest member's ``succeeded_at`` to the callback's start, one batch at a time."""
+    from django.db.models import Max
+
+    from bench.jobtypes import BATCH_DONE_KEY
+    from jobs.enqueue import enqueue_batch
+    from jobs.models import JobRecord
+
+    command = worker_command("jobdesk", "jobs.worker.Worker")
+    latencies = []
+    for b in range(batches):
+        reset()
+        batch = enqueue_batch([(JOB_TYPE, {"n": i}) for i in range(members)], on_complete=(BATCH_CALLBACK, {"n": b}))
+        label = f"batch-{b}"
+        run_workers(command, 2, log_dir, label, timeout=120)
+        statuses = ledger_statuses()
+        started = redis().hget(BATCH_DONE_KEY, str(batch.pk))
+        if statuses != {"succeeded": members + 1} or started is None:
+            raise RuntimeError(f"{label}: ledger {statuses}, expected {members + 1} succeeded; callback start "
+                               f"{started!r}\n{log_tail(log_dir, label)}")
+        last = JobRecord.objects.filter(batch=batch).aggregate(last=Max("succeeded_at"))["last"]
+        latencies.append(float(started) - last.timestamp())
+    reset()
+    return latencies
+
+
+def measure_rate_limit(rate, seconds, log_dir):
+    """``bench.rate_limit_accuracy.measure`` on this bench's database and Redis db. Its job type is declared
+    here by importing the module, and in its workers through JOBS_TASK_MODULES (set for them only now, so
+    that the default sections' workers run as they always did)."""
+    os.environ["BENCH_RATE_LIMIT"] = rate
+    modules = os.environ.get("JOBS_TASK_MODULES", "")
+    if "bench.rate_limit_accuracy" not in modules.split(","):
+        os.environ["JOBS_TASK_MODULES"] = ",".join(filter(None, [modules, "bench.rate_limit_accuracy"]))
+    from bench import rate_limit_accuracy
+
+    reset()
+    try:
+        return rate_limit_accuracy.measure(rate, seconds, workers=2, log_dir=log_dir)
+    finally:
+        reset()
+
+
+def measure_pruning(rows, baseline):
+    from bench import retention_scale
+
+    reset()
+    try:
+        return retention_scale.measure(rows, baseline=baseline, explain=False)
+    finally:
+        reset()
+
+
+def run_features(args):
+    from bench.common import percentile
+
+    print(f"\nfeatures: unique-key enqueue, {args.unique_n} jobs, best of {max(3, args.rounds)} ...", flush=True)
+    plain, new, repeated = unique_costs(args.unique_n, max(3, args.rounds))
+    log_dir = tempfile.mkdtemp(prefix="jdbench-features-")
+    try:
+        print(f"features: batch completion, {args.batches} batches of {args.batch_members} ...", flush=True)
+        latencies = batch_latencies(args.batch_members, args.batches, log_dir)
+        print(f"features: rate-limit accuracy, {args.rate_limit} over {args.rate_seconds} s, 2 workers ...",
+              flush=True)
+        rate = measure_rate_limit(args.rate_limit, args.rate_seconds, log_dir)
+    except Exception:
+        print(f"worker logs kept in {log_dir}", file=sys.stderr)
+        raise
+    shutil.rmtree(log_dir)
+    print(f"features: pruning, {args.prune_rows:,} records seeded ...", flush=True)
+    prune = measure_pruning(args.prune_rows, args.prune_baseline)
+
+    print(f"\n{'feature metric':52} {'plain':>10} {'feature':>10} {'ratio':>7}")
+    for metric, value in ((f"unique enqueue, new keys, ms/job (n={args.unique_n})", new),
+                          (f"unique enqueue, repeated keys, ms/job (n={args.unique_n})", repeated)):
+        print(f"{metric:52} {plain:10.3f} {value:10.3f} {value / plain:7.2f}")
+    ms = [v * 1000 for v in latencies]
+    print(f"{f'batch completion latency, ms ({args.batches} batches)':52} p50 {percentile(ms, .5):.1f}   "
+          f"max {max(ms):.1f}   min {min(ms):.1f}")
+    print(f"  (batches of {args.batch_members} no-op members, Worker (fork) x2; the latest member's succeeded_at "
+          f"to the callback's start; each: {', '.join(f'{v:.1f}' for v in ms)})")
+
+    from bench import rate_limit_accuracy, retention_scale
+
+    print("\nRate-limit accuracy (bench/rate_limit_accuracy.py; goal: ratio within 10% of 1):")
+    for line in rate_limit_accuracy.report_lines(rate):
+        print("  " + line)
+    print("\nPruning (bench/retention_scale.py):", end="")
+    retention_scale.print_results(**prune)
+
+
 # --- report -------------------------------------------------------------------------------------------
 
 
@@ -583,6 +751,8 @@ def main():
         print_costs(cost_rows(args.cost_jobs, args.redis_db), args.cost_jobs)
     if args.profile:
         profile_jobdesk(args.cost_jobs)
+    if args.features:
+        run_features(args)
 
 
 if __name__ == "__main__":
