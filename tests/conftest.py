@@ -22,14 +22,17 @@ from jobs.supervisor import descendants
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+def wait_for(predicate, timeout=20.0, interval=0.05, message="condition", fail=True):
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds
+    (or, with ``fail=False``, return the last falsy value for the caller to explain)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
+            if not fail:
+                return value
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
 

@@ -29,7 +29,8 @@ EVERY = 4  # seconds between the schedule's ticks
 class SchedulerProcess:
     def __init__(self, name, log_dir):
         self.name = name
-        self.log = open(log_dir / f"{name}.log", "wb")
+        self.log_path = log_dir / f"{name}.log"
+        self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(BASE_DIR / "manage.py"), "rqscheduler", "--queue", "jdtest.default"],
             cwd=BASE_DIR, env=service_env(JOBS_SYSTEM_INTERVAL=1, PGAPPNAME=name), stdout=self.log,
@@ -55,6 +56,19 @@ def waiting_in_a_tick():
         return sorted(name for (name,) in cursor.fetchall())
 
 
+def what_the_schedulers_do(procs):
+    """For a failure message: each scheduler's database session and the end of its log."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT application_name, state, wait_event_type, wait_event, left(query, 80)"
+                       " FROM pg_stat_activity WHERE application_name LIKE 'scheduler-%'")
+        sessions = cursor.fetchall()
+    logs = {}
+    for name, proc in procs.items():
+        proc.log.flush()
+        logs[name] = (proc.proc.poll(), proc.log_path.read_text(errors="replace")[-1500:])
+    return f"sessions {sessions}; processes (exit code, log) {logs}"
+
+
 def ticks_enqueued():
     cids = JobRecord.objects.filter(job_type="test.sleep").values_list("correlation_id", flat=True)
     return sorted(int(cid.rsplit("-", 1)[1]) for cid in cids)
@@ -68,23 +82,27 @@ def test_two_schedulers_one_killed_mid_tick_enqueue_exactly_one_job_per_tick(tmp
     first_tick = schedule.next_run_at
     procs = {name: SchedulerProcess(name, tmp_path) for name in ("scheduler-a", "scheduler-b")}
     try:
-        wait_for(ticks_enqueued, timeout=15, message="the first tick's job")
+        wait_for(ticks_enqueued, timeout=30, message="the first tick's job")
 
         # Both schedulers inside the same tick at once: the first one's lock has expired while it waits.
         with transaction.atomic():
             Schedule.objects.select_for_update().get(pk=schedule.pk)
-            wait_for(lambda: len(waiting_in_a_tick()) == 2, timeout=10,
-                     message="both schedulers inside the second tick (the scheduler lock outlived one interval)")
+            if not wait_for(lambda: len(waiting_in_a_tick()) == 2, timeout=30, fail=False):
+                pytest.fail("both schedulers were not inside the second tick (the scheduler lock outlived one"
+                            f" interval?): {what_the_schedulers_do(procs)}")
 
         # The scheduler in the middle of the next tick is SIGKILLed; a new one is started.
         with transaction.atomic():
             Schedule.objects.select_for_update().get(pk=schedule.pk)
-            victim = wait_for(waiting_in_a_tick, timeout=10, message="a scheduler inside the third tick")[0]
+            victim = wait_for(waiting_in_a_tick, timeout=30, fail=False)
+            if not victim:
+                pytest.fail(f"no scheduler inside the third tick: {what_the_schedulers_do(procs)}")
+            victim = victim[0]
             procs[victim].kill()
         procs["scheduler-c"] = SchedulerProcess("scheduler-c", tmp_path)
 
         fifth_tick = first_tick + timedelta(seconds=4 * EVERY)
-        wait_for(lambda: Schedule.objects.get(pk=schedule.pk).next_run_at > fifth_tick, timeout=20,
+        wait_for(lambda: Schedule.objects.get(pk=schedule.pk).next_run_at > fifth_tick, timeout=40,
                  message="the fifth tick")
     finally:
         for proc in procs.values():
