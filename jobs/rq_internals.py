@@ -193,6 +193,18 @@ def forget(conn, jobs, *, pipeline=None):
         pipe.execute()
 
 
+def held(conn, job_id) -> dict | None:
+    """Why and until when a job waits in RQ's scheduled registry unclaimed (``{"reason", "until"}``, set
+    by the runner when a rate limit or concurrency limit parks it), or None if it is not parked."""
+    status, meta = conn.hmget(job_key(job_id), "status", "meta")
+    if _text(status) != "scheduled" or not meta:
+        return None
+    try:
+        return JSONSerializer.loads(meta).get("held")
+    except (ValueError, AttributeError):
+        return None
+
+
 def worker_controls(conn) -> tuple[frozenset[str], bool]:
     """What a worker obeys, in one round trip: the paused queues, and whether ``rq suspend`` is on."""
     with conn.pipeline(transaction=False) as pipe:

@@ -50,18 +50,25 @@ def run_job(record_id):
     park = ratelimit.hold(job, record_id)
     if park is not None:
         # Over its type's rate limit for a while: wait in RQ's scheduled registry; the ledger still says queued.
-        return Retry(max=_RQ_RETRY_MAX, interval=[park])
+        return _held(job, "rate_limit", park)
     limited = _limited_type(job)
     if limited is not None:
         scope = job.meta.get("scope")
         if not concurrency.acquire(limited, scope, record_id):
             # Every slot is taken: wait in RQ's scheduled registry; the ledger still says queued.
-            return Retry(max=_RQ_RETRY_MAX, interval=[concurrency.WAIT])
+            return _held(job, "concurrency", concurrency.WAIT)
         try:
             return _claim_and_run(record_id)
         finally:
             concurrency.release(limited, scope, record_id)
     return _claim_and_run(record_id)
+
+
+def _held(job, reason, seconds):
+    """Park the RQ job for ``seconds`` without claiming its record. Why and until when go in the job's
+    meta, saved with it by RQ's retry, for the API's job status (``rq_internals.held``)."""
+    job.meta["held"] = {"reason": reason, "until": (timezone.now() + timedelta(seconds=seconds)).isoformat()}
+    return Retry(max=_RQ_RETRY_MAX, interval=[seconds])
 
 
 def _limited_type(job):

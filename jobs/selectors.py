@@ -4,7 +4,9 @@ import uuid
 
 from django.db.models import Q
 
-from jobs.models import JobRecord
+from jobs import rq_internals
+from jobs.connection import redis_connection
+from jobs.models import JobRecord, Status
 
 # Filters a bulk action can carry (the admin changelist's parameter names) -> ORM lookups.
 FILTERS = {
@@ -73,8 +75,16 @@ def job_detail(record_id) -> JobRecord | None:
         return None
 
 
+def _held(record):
+    """For a queued job that a rate or concurrency limit parks: ``{"reason", "until"}`` (one Redis read)."""
+    if record.status != Status.QUEUED:
+        return None
+    return rq_internals.held(redis_connection(), record.rq_id)
+
+
 def job_as_dict(record: JobRecord) -> dict:
-    """The public view of a job: status, progress, attempts, result or error."""
+    """The public view of a job: status, progress, attempts, result or error; its per-call options, its
+    unique key, its batch and parent, and, while a limit parks it, why it waits (``held``)."""
     return {
         "id": str(record.pk),
         "job_type": record.job_type,
@@ -91,6 +101,13 @@ def job_as_dict(record: JobRecord) -> dict:
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "result": record.result,
+        "priority": record.priority,
+        "options": record.options or {},
+        "parent_id": str(record.parent_id) if record.parent_id else None,
+        "batch_id": record.batch_id,
+        "unique": ({"key": record.unique_key, "scope": record.unique_scope, "until": record.unique_until}
+                   if record.unique_key else None),
+        "held": _held(record),
         "error": {"type": record.last_error_type, "message": record.last_error} if record.last_error_type else None,
         "attempt_log": [
             {

@@ -243,6 +243,31 @@ EXPORTS_MAX_CONCURRENT_PER_GUILD = _positive_int("EXPORTS_MAX_CONCURRENT_PER_GUI
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# --- Outbound requests (notifications.outbound: webhooks, shards, the dead-letter webhook) ---------------
+def _networks(name):
+    import ipaddress
+
+    values = env.list(name, default=[])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {value!r} is not a network (like 127.0.0.1/32): {exc}") from None
+    return values
+
+
+# Networks that user-given URLs may reach although they are internal: tests and `make run`'s demo peers only.
+OUTBOUND_ALLOWED_NETWORKS = _networks("OUTBOUND_ALLOWED_NETWORKS")
+OUTBOUND_TIMEOUT = _read("OUTBOUND_TIMEOUT", env.float, 10.0)
+if not 0 < OUTBOUND_TIMEOUT <= 300:
+    raise ImproperlyConfigured(f"OUTBOUND_TIMEOUT: must be between 0 and 300 seconds, got {OUTBOUND_TIMEOUT}")
+
+# --- Branding -----------------------------------------------------------------------------------------
+
+# --- Notifications ------------------------------------------------------------------------------------
+
+# --- Audit --------------------------------------------------------------------------------------------
+
 # --- Security -----------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -14,6 +14,7 @@ from jobs.enqueue import enqueue_batch
 from jobs.errors import JobError
 from jobs.models import JobBatch, JobRecord, Status
 from jobs.reconciler import reconcile
+from jobs.selectors import job_as_dict
 from tests.conftest import OPERATORS, make_staff, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,6 +46,7 @@ def test_a_batch_of_50_with_3_failing_members_runs_its_callback_once(start_worke
     batch = enqueue_batch(jobs, on_complete=("test.batch_done", {"marker": "fifty"}))
     members = list(batch.members.all())
     assert len(members) == batch.total == 50
+    assert job_as_dict(members[0])["batch_id"] == batch.pk, "a caller asking for a member's status sees its batch"
     start_worker(), start_worker()  # two workers: the last members can end at the same moment
 
     batch = wait_for_callback(batch.pk)

@@ -93,6 +93,8 @@ def test_the_api_takes_the_options_and_refuses_bad_ones_naming_them(staff_user):
     record = JobRecord.objects.get(pk=response.json()["id"])
     assert (record.max_attempts, record.priority) == (1, "high")
     assert record.options["timeout"] == 30 and record.options["backoff"]["type"] == "exponential"
+    status = client.get(response.json()["status_url"]).json()
+    assert (status["max_attempts"], status["priority"], status["options"]) == (1, "high", record.options)
     for bad in [{"max_attempts": "1"}, {"max_attempts": 0}, {"timeout": 1.5}, {"priority": 1.0},
                 {"backoff": {"type": "fixed", "seconds": "3"}}, {"backoff": {"type": "fixed", "delay": 3}}]:
         refused = post(**bad)

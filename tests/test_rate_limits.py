@@ -2,10 +2,11 @@
 start when a slot frees — the declared rate is held, each guild has its own budget, no attempt is spent
 on a wait, and the queues page shows the type throttled with its current rate."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rq.job import Job as RQJob
 from rq.serializers import JSONSerializer
 
@@ -80,8 +81,14 @@ def test_each_guild_has_its_own_budget_and_a_parked_job_waits_queued(start_worke
     wait_for(lambda: JobRecord.objects.filter(pk=other.pk, status=Status.SUCCEEDED).exists(), timeout=3)
     assert clean_redis.llen("test-starts:pg") == 4
 
-    # The queues page shows the type throttled, with the busiest guild's jobs in the current window.
+    # A caller asking for the job's status is told it is queued, held by the rate limit, and until when.
     client.force_login(make_staff("ops", "Job viewers"))
+    status = client.get(f"/api/jobs/{thirds[0]}").json()
+    assert (status["status"], status["attempts"], status["held"]["reason"]) == ("queued", 0, "rate_limit")
+    until = datetime.fromisoformat(status["held"]["until"])
+    assert timezone.now() < until < timezone.now() + timedelta(seconds=5), status["held"]
+
+    # The queues page shows the type throttled, with the busiest guild's jobs in the current window.
     page = client.get(reverse("admin:jobs_queues")).content.decode()
     assert 'id="rate-test.rate_2_per_4s_per_guild"' in page and "throttled" in page and "2/4s per guild" in page
 

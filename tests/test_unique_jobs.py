@@ -124,3 +124,5 @@ def test_the_api_answers_200_with_the_existing_job(staff_user):
     assert second.json()["id"] == first.json()["id"] and second.json()["created"] is False
     assert second.json()["status_url"].endswith(f"/api/jobs/{first.json()['id']}")
     assert JobRecord.objects.filter(job_type="test.unique_active").count() == 1
+    status = client.get(second.json()["status_url"]).json()
+    assert status["unique"] == {"key": JobRecord.objects.get().unique_key, "scope": "active", "until": None}
