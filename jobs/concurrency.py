@@ -29,10 +29,13 @@ def _key(job_type, scope):
     return f"{settings.QUEUE_NAMESPACE}:slots:{job_type.name}:{scope}"
 
 
-def acquire(job_type, scope, member) -> bool:
+def acquire(job_type, scope, member, *, timeout=None) -> bool:
+    """Take one of the type's slots for ``member``; the slot lapses ``timeout`` (the job's own, per-call
+    timeout when given, else the type's) plus a minute from now, should its release never come."""
     now = time.time()
     script = redis_connection().register_script(_ACQUIRE)
-    return bool(script(keys=[_key(job_type, scope)], args=[now, now + job_type.timeout + 60,
+    timeout = timeout if timeout and timeout > 0 else job_type.timeout
+    return bool(script(keys=[_key(job_type, scope)], args=[now, now + timeout + 60,
                                                           int(job_type.concurrency()), member]))
 
 

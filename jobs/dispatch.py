@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def _job_data(record, job_type):
-    # A type with a concurrency limit carries its scope (the guild), so that a worker can take a slot
-    # before it claims the record (jobs.concurrency).
-    meta = {"scope": record.guild_id} if job_type.concurrency else None
+    # A type with a concurrency limit or a per-guild rate limit carries its scope (the guild), so that a
+    # worker can take a slot before it claims the record (jobs.concurrency, jobs.ratelimit) without a read.
+    by_guild = job_type.rate_limit is not None and job_type.rate_limit.by_guild
+    meta = {"scope": record.guild_id} if job_type.concurrency or by_guild else None
     return Queue.prepare_data(
         RUNNER, args=(record.rq_id,), job_id=record.rq_id, timeout=options.timeout_of(record, job_type),
         result_ttl=settings.QUEUE_RESULT_TTL, failure_ttl=settings.QUEUE_FAILURE_TTL,

@@ -54,7 +54,7 @@ def run_job(record_id):
     limited = _limited_type(job)
     if limited is not None:
         scope = job.meta.get("scope")
-        if not concurrency.acquire(limited, scope, record_id):
+        if not concurrency.acquire(limited, scope, record_id, timeout=job.timeout):
             # Every slot is taken: wait in RQ's scheduled registry; the ledger still says queued.
             return _held(job, "concurrency", concurrency.WAIT)
         try:
