@@ -93,7 +93,18 @@ def _reconcile_running(cutoff):
     return lost
 
 
-def _declare_lost(conn, record, why):
+def record_timed_out(record_id, seconds):
+    """A worker killed the work process running ``record_id``, past its timeout by ``seconds``: the
+    attempt is recorded as timed out, then retried at once or dead-lettered as declared. False when the
+    record is no longer running (the job ended on its own meanwhile)."""
+    record = JobRecord.objects.filter(pk=record_id, status=Status.RUNNING).first()
+    if record is None:
+        return False
+    return bool(_declare_lost(redis_connection(), record, f"stopped by its worker {seconds:.0f}s past its timeout",
+                              outcome=Outcome.TIMEOUT, error_type="JobTimeoutException", verb="timed out"))
+
+
+def _declare_lost(conn, record, why, *, outcome=Outcome.LOST, error_type="LostWorker", verb="lost"):
     """Close the lost attempt; retry at once (the crash was not the job's fault) or dead-letter it.
 
     No backoff on purpose: a scheduled retry would wait on RQ's scheduler lock, which the dead worker
@@ -101,16 +112,16 @@ def _declare_lost(conn, record, why):
     """
     job_type = registry.get(record.job_type)
     step = retries.after_failure(record, job_type, attempt_number=record.attempts)
-    message = f"attempt {record.attempts} lost: {why}"
-    fields = {"last_error_type": "LostWorker", "last_error": message}
+    message = f"attempt {record.attempts} {verb}: {why}"
+    fields = {"last_error_type": error_type, "last_error": message}
     if step.status == Status.RETRYING:
         fields["run_at"] = None
     reason = f"{message}; retried at once" if step.status == Status.RETRYING else f"{message}; {step.reason}"
     with transaction.atomic():
         if not states.transition(record, step.status, expected={Status.RUNNING}, attempt=record.attempts,
-                                 reason=reason, data={"outcome": Outcome.LOST}, **fields):
+                                 reason=reason, data={"outcome": outcome}, **fields):
             return 0
-        states.close_open_attempt(record, Outcome.LOST, message=message)
+        states.close_open_attempt(record, outcome, message=message)
         if step.status == Status.RETRYING:
             transaction.on_commit(lambda: _redispatch(conn, record))
     return 1

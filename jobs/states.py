@@ -231,5 +231,5 @@ def close_open_attempt(record, outcome, *, message=""):
     """Close the record's attempt that is still marked running (lost worker, staff cancel)."""
     return JobAttempt.objects.filter(record_id=record.pk, number=record.attempts, outcome=Outcome.RUNNING).update(
         ended_at=timezone.now(), outcome=outcome, error_message=message,
-        error_type="LostWorker" if outcome == Outcome.LOST else "",
+        error_type={Outcome.LOST: "LostWorker", Outcome.TIMEOUT: "JobTimeoutException"}.get(outcome, ""),
     )

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - rq-scheduler is a pinned dependency
     DjangoScheduler = None
 
 from jobs import runner  # noqa: F401  (imported once here, before the worker forks, not in every job)
+from jobs.persistent_worker import PersistentWorker  # noqa: F401  (selectable by --worker-class)
 from jobs.rq_internals import REDIS_DOWN, Backoff, Job, RefusedJob, WorkerOverrides  # noqa: F401  (RefusedJob: re-exported)
 
 log = logging.getLogger(__name__)

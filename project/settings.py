@@ -174,6 +174,12 @@ QUEUE_JOB_HEARTBEAT = _positive_int("QUEUE_JOB_HEARTBEAT", 5)
 QUEUE_HEARTBEAT_GRACE = _positive_int("QUEUE_HEARTBEAT_GRACE", 10)
 JOBS_RELAY_GRACE = _read("JOBS_RELAY_GRACE", env.float, 5.0)
 JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 5)
+# The persistent worker's work process (jobs.persistent_worker) is replaced after this many jobs, or once
+# it holds more than this much memory.
+QUEUE_WORKER_MAX_JOBS = _positive_int("QUEUE_WORKER_MAX_JOBS", 1000)
+QUEUE_WORKER_MAX_MEMORY_MB = _positive_int("QUEUE_WORKER_MAX_MEMORY_MB", 512)
+# Seconds past a job's timeout before the worker kills a work process that did not stop the job itself.
+QUEUE_TIMEOUT_GRACE = _positive_int("QUEUE_TIMEOUT_GRACE", 5)
 # Seconds `manage.py jobs_workers` lets running jobs finish on SIGTERM before it kills them.
 QUEUE_SHUTDOWN_GRACE = _positive_int("QUEUE_SHUTDOWN_GRACE", 30)
 # Extra modules declaring job types, beyond each app's tasks.py (comma-separated dotted paths).
@@ -202,7 +208,7 @@ RQ_QUEUES = {
     for priority in QUEUE_PRIORITIES
 }
 RQ = {
-    "WORKER_CLASS": "jobs.worker.Worker",
+    "WORKER_CLASS": "jobs.worker.PersistentWorker",  # jobs in a reused work process, not a fork per job
     "JOB_CLASS": "jobs.worker.Job",
     "SCHEDULER_CLASS": "jobs.worker.Scheduler",
     "COMMIT_MODE": "on_db_commit",
