@@ -1,7 +1,10 @@
 """What a running job knows about itself, and the job running in this process right now."""
 
+import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from project import correlation
 
 _current: ContextVar["JobContext | None"] = ContextVar("current_job", default=None)
 
@@ -47,11 +50,17 @@ def current() -> JobContext | None:
     return _current.get()
 
 
-def bind(ctx: JobContext):
-    return _current.set(ctx)
+def bind(ctx: JobContext | None):
+    """Make ``ctx`` the current job's, and name the job in every log line until ``unbind``."""
+    fields = contextlib.nullcontext() if ctx is None else correlation.bind_fields(
+        job_id=str(ctx.record_id), job_type=ctx.job_type, guild_id=ctx.guild_id, actor_id=ctx.actor_id)
+    fields.__enter__()
+    return _current.set(ctx), fields
 
 
 def unbind(token):
+    token, fields = token
     _current.reset(token)
+    fields.__exit__(None, None, None)
 
 

@@ -17,6 +17,9 @@ from contextvars import ContextVar
 _VALID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 
 _current: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+# What else a log line says about the work in progress: job_id, job_type, guild_id, actor_id.
+_fields: ContextVar[dict | None] = ContextVar("log_fields", default=None)
+LOG_FIELDS = ("job_id", "job_type", "guild_id", "actor_id")
 
 
 def new_id() -> str:
@@ -51,9 +54,42 @@ def bind(correlation_id: str):
         _current.reset(token)
 
 
+@contextlib.contextmanager
+def bind_fields(**fields):
+    """Bind log fields (``LOG_FIELDS``) for the block; yields the dict, which ``add_fields`` may fill."""
+    token = _fields.set({k: v for k, v in fields.items() if v is not None})
+    try:
+        yield _fields.get()
+    finally:
+        _fields.reset(token)
+
+
+def add_fields(**fields):
+    """Add log fields to those bound (a request learns its actor after the middleware bound them)."""
+    bound = _fields.get()
+    if bound is not None:
+        bound.update({k: v for k, v in fields.items() if v is not None})
+
+
 class CorrelationIdFilter(logging.Filter):
-    """Adds ``record.correlation_id`` (``-`` when none is bound) to every log record."""
+    """Adds ``record.correlation_id`` (``-`` when none is bound) to every log record, and the bound log
+    fields (``record.job_id`` etc., None when unknown)."""
 
     def filter(self, record):
-        record.correlation_id = _current.get() or "-"
+        bound = _fields.get() or {}
+        request = getattr(record, "request", None)  # Django's own request lines, logged after the middleware
+        if request is not None and not bound:
+            bound = _request_fields(request)
+        record.correlation_id = _current.get() or getattr(request, "correlation_id", None) or "-"
+        for name in LOG_FIELDS:
+            if not hasattr(record, name):
+                setattr(record, name, bound.get(name))
         return True
+
+
+def _request_fields(request):
+    try:
+        user = request.user
+        return {"actor_id": user.pk} if user.is_authenticated else {}
+    except Exception:  # a log line must never fail on the way (no user middleware, database away)
+        return {}

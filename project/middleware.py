@@ -32,10 +32,16 @@ class CorrelationIdMiddleware:
         incoming = request.headers.get(HEADER)
         cid = incoming if correlation.is_valid(incoming) else correlation.new_id()
         request.correlation_id = cid
-        with correlation.bind(cid):
+        with correlation.bind(cid), correlation.bind_fields():
             response = self.get_response(request)
         response[HEADER] = cid
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        """By now the authentication middleware has run: log lines of the view name the actor."""
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            correlation.add_fields(actor_id=user.pk)
 
 
 class ApiRequestBodyMiddleware:

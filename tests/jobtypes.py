@@ -151,25 +151,37 @@ def batch_done(payload, ctx):
 # --- the persistent worker (tests/test_jobs_run_in_a_reused_work_process.py) -----------------------------
 
 import os  # noqa: E402
+import signal  # noqa: E402
 
 
 class Exit(BaseModel):
     marker: str
     exit: bool = False
+    segfault: bool = False
     seconds: float = Field(default=0, ge=0, le=60)
     deaf: bool = False
 
 
 @job_type("test.whoami", payload=Exit, enqueue_permission=STAFF_ENQUEUE, max_attempts=2, timeout=30)
 def whoami(payload, ctx):
-    """Answers the pid of the process that ran it; ``exit`` kills that process mid-job; ``deaf`` makes it
+    """Answers the pid of the process that ran it; ``exit`` (or ``segfault``) kills that process mid-job; ``deaf`` makes it
     deaf to RQ's in-process timeout (SIGALRM blocked: a job stuck where Python cannot interrupt it)."""
-    import signal
-
     record_run(payload.marker, ctx)
     if payload.exit:
         os._exit(3)
+    if payload.segfault:
+        os.kill(os.getpid(), signal.SIGSEGV)
     if payload.deaf:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(payload.seconds)
     return {"pid": os.getpid()}
+
+
+# --- logs (tests/test_logs_are_one_json_line_per_event.py) ------------------------------------------------
+
+import logging  # noqa: E402
+
+
+@job_type("test.logs", payload=Marker, enqueue_permission=STAFF_ENQUEUE, max_attempts=1)
+def logs(payload, ctx):
+    logging.getLogger("tests.jobtypes").info("hello from the job %s", payload.marker)

@@ -42,11 +42,22 @@ def test_jobs_share_one_work_process_replaced_after_max_jobs(start_worker):
     assert all(JobRecord.objects.get(pk=r.pk).attempts == 1 for r in records)
 
 
-def test_a_work_process_that_dies_mid_job_is_replaced_and_the_job_retried(start_worker):
+def test_memory_recycling_replaces_the_work_process_after_each_job_over_the_limit(start_worker):
+    start_worker(worker_class=PERSISTENT, env={"QUEUE_WORKER_MAX_MEMORY_MB": 1})  # any process is over 1 MB
+    records = []
+    for i in range(3):
+        records.append(enqueue("test.whoami", {"marker": "memory"}))
+        ended(records[-1])
+    assert len(set(pids(records))) == 3
+    assert {JobRecord.objects.get(pk=r.pk).status for r in records} == {Status.SUCCEEDED}
+
+
+@pytest.mark.parametrize("how", ["exit", "segfault"])
+def test_a_work_process_that_dies_mid_job_is_replaced_and_the_job_retried(start_worker, how):
     start_worker(worker_class=PERSISTENT)
     before = enqueue("test.whoami", {"marker": "before"})
     first_pid = pids([before])[0]
-    crashed = enqueue("test.whoami", {"marker": "crash", "exit": True})
+    crashed = enqueue("test.whoami", {"marker": "crash", how: True})
     # RQ fails the job when its process dies; the reconciler finds the running record lost and retries
     # it (its second attempt dies the same way: then it is dead, max_attempts=2).
     def settled():
