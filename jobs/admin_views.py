@@ -20,6 +20,7 @@ from jobs.connection import redis_connection
 from jobs.enqueue import enqueue
 from jobs.errors import JobError
 from jobs.models import JobRecord
+from jobs.readiness import redis_durability_warnings
 from jobs.signals import staff_action
 
 # action -> the permission it needs
@@ -85,9 +86,10 @@ class QueuesView(_AdminPage):
             raise PermissionDenied
         try:
             rows, rates, error = queues.queue_overview(), ratelimit.overview(), None
+            warnings = redis_durability_warnings()
         except RedisError as exc:
-            rows, rates, error = [], [], f"Redis unavailable: {exc}"
-        return self.render(request, rows=rows, rates=rates, error=error,
+            rows, rates, error, warnings = [], [], f"Redis unavailable: {exc}", []
+        return self.render(request, rows=rows, rates=rates, error=error, warnings=warnings,
                            can_pause=request.user.has_perm("jobs.pause_queue"), django_rq_url=reverse("django_rq:home"))
 
     def post(self, request):

@@ -334,6 +334,15 @@ class WorkerOverrides:
         if not registered:
             self._register_again()
 
+    def register_birth(self):
+        super().register_birth()
+        from jobs.readiness import warn_about_redis  # readiness reads this module's key names
+
+        try:
+            warn_about_redis(f"worker {self.name}")
+        except Exception:  # a warning must never stop a worker from starting
+            log.debug("worker %s: could not read Redis's configuration", self.name, exc_info=True)
+
     def _register_again(self):
         """Redis lost the worker's key (a restart without data): register, so the worker is seen alive."""
         log.warning("worker %s: its Redis key is gone (Redis restarted?); registering again", self.name)

@@ -133,6 +133,10 @@ if DjangoScheduler is not None:
         def run(self, burst=False):
             """rq-scheduler's loop, started again whenever Redis goes away under it (it would exit: a
             restart of Redis then left every later job without its relay and reconciler)."""
+            from jobs.readiness import warn_about_redis
+
+            with contextlib.suppress(RedisError):
+                warn_about_redis("rqscheduler")
             backoff = Backoff()
             while True:
                 started = time.monotonic()

@@ -1,25 +1,22 @@
-"""``/healthz``: is this process able to serve? Database and Redis both answer, or 503."""
+"""``/healthz``: the process is up (liveness; it checks nothing else). ``/readyz``: jobdesk can take work —
+the database answers with every migration applied, Redis answers, and every queue with jobs waiting has a
+live worker — else 503 naming the failing part (``jobs.readiness``); Redis durability warnings beside."""
 
-from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 
 @require_GET
 def healthz(request):
-    from jobs.connection import redis_connection
+    return JsonResponse({"status": "ok"})
 
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        redis_connection().ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"error: {type(exc).__name__}"
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)
+
+@require_GET
+def readyz(request):
+    from jobs.readiness import readiness
+
+    found = readiness()
+    failing = [part for part, value in found["checks"].items() if value != "ok"]
+    body = {"status": "ready" if found["ready"] else "not ready", "failing": failing, "checks": found["checks"],
+            "warnings": found["warnings"]}
+    return JsonResponse(body, status=200 if found["ready"] else 503)

@@ -4,12 +4,13 @@ from django.urls import include, path
 from jobs import rq_dashboard
 from jobs.metrics import metrics
 from project.api import api
-from project.health import healthz
+from project.health import healthz, readyz
 
 urlpatterns = [
     path("admin/django-rq/", include((rq_dashboard.urlpatterns, "django_rq"))),  # with jobdesk's roles
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("api/", api.urls),
     path("panel/", include("exports.urls")),
