@@ -20,7 +20,7 @@ from rq.timeouts import JobTimeoutException
 from jobs import concurrency, context, ratelimit, registry, retries, services, states
 from jobs.errors import JobError
 from jobs.models import Outcome, Status
-from project import correlation
+from project import correlation, sentry
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ def _failed(record, attempt, job_type, exc):
         return None
     if states.finish_attempt(record, attempt, Status.DEAD, outcome=outcome, error=error, reason=step.reason):
         log.error("job %s is dead after attempt %d (%s): %s", record.pk, attempt.number, step.reason, error[0])
+        sentry.report_dead_job(exc)
         raise JobDied(f"{error[0]}: {error[1]}") from exc
     return None
 

@@ -64,6 +64,11 @@ def bind_fields(**fields):
         _fields.reset(token)
 
 
+def log_fields() -> dict:
+    """The bound log fields (a copy); {} outside a job or request."""
+    return dict(_fields.get() or {})
+
+
 def add_fields(**fields):
     """Add log fields to those bound (a request learns its actor after the middleware bound them)."""
     bound = _fields.get()
