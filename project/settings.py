@@ -271,7 +271,7 @@ _email_url = env.str("EMAIL_URL", default="")
 if _email_url:
     try:
         globals().update(env.email_url_config(_email_url))
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, ImproperlyConfigured) as exc:
         raise ImproperlyConfigured(f"EMAIL_URL: invalid value ({exc})") from None
 else:
     EMAIL_BACKEND = ("django.core.mail.backends.console.EmailBackend" if DEBUG
