@@ -85,8 +85,8 @@ class DeadLetterNote(models.Model):
     error_type = models.CharField(max_length=200, blank=True)
     error = models.CharField(max_length=500, blank=True)
     dead_at = models.DateTimeField()
-    digest = models.ForeignKey("DeadLetterDigest", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="notes")
+    digest = models.ForeignKey("DeadLetterDigest", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="notes")  # CASCADE: a pruned digest's notes are never told again
 
     class Meta:
         indexes = [models.Index(fields=["job_type", "dead_at"], name="dlq_note_pending_idx",

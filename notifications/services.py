@@ -331,6 +331,22 @@ def dead_letter_digests_send(*, now=None) -> list[DeadLetterDigest]:
     return digests
 
 
+PRUNE_BATCH = 2000
+
+
+def notifications_prune(*, now=None) -> dict:
+    """Delete webhook deliveries (with their attempts) and dead-letter digests (with their notes) older
+    than ``NOTIFICATIONS_KEEP_DAYS``, at most ``PRUNE_BATCH`` of each per call (short statements; the
+    digest job calls it every minute, so a backlog goes down steadily)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.NOTIFICATIONS_KEEP_DAYS)
+    deliveries = list(WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
+        status=WebhookDelivery.Status.PENDING).values_list("pk", flat=True)[:PRUNE_BATCH])
+    digests = list(DeadLetterDigest.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
+    WebhookDelivery.objects.filter(pk__in=deliveries).delete()
+    DeadLetterDigest.objects.filter(pk__in=digests).delete()
+    return {"deliveries": len(deliveries), "digests": len(digests)}
+
+
 def digest_body(digest: DeadLetterDigest, notes=None) -> dict:
     """What a digest says: the type, how many, when, a few examples, and the links to the admin."""
     from jobs.models import JobRecord

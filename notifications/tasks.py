@@ -85,8 +85,9 @@ class DigestRun(BaseModel):
           unique=Unique(key=(), scope="waiting"))
 def dlq_digest(payload: DigestRun, ctx):
     """Gather the dead jobs not yet told into one digest per job type (at most one per type per
-    NOTIFICATIONS_DLQ_DIGEST_SECONDS); run by the built-in "Dead-letter digest" schedule."""
-    from notifications.services import dead_letter_digests_send
+    NOTIFICATIONS_DLQ_DIGEST_SECONDS), and prune what is older than NOTIFICATIONS_KEEP_DAYS; run by the
+    built-in "Dead-letter digest" schedule."""
+    from notifications.services import dead_letter_digests_send, notifications_prune
 
     digests = dead_letter_digests_send()
-    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests]}
+    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune()}

@@ -296,6 +296,8 @@ NOTIFICATIONS_DLQ_DIGEST_SECONDS = _positive_int("NOTIFICATIONS_DLQ_DIGEST_SECON
 NOTIFICATIONS_WEBHOOK_BACKOFF = _positive_int("NOTIFICATIONS_WEBHOOK_BACKOFF", 30)
 # E-mail jobs: seconds between attempts (fixed).
 NOTIFICATIONS_EMAIL_BACKOFF = _positive_int("NOTIFICATIONS_EMAIL_BACKOFF", 60)
+# Days webhook deliveries (with their attempts) and dead-letter digests are kept.
+NOTIFICATIONS_KEEP_DAYS = _positive_int("NOTIFICATIONS_KEEP_DAYS", 30)
 
 # --- Audit --------------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ def test_good_notification_settings_start():
     ({"NOTIFICATIONS_DLQ_DIGEST_SECONDS": "0"}, "NOTIFICATIONS_DLQ_DIGEST_SECONDS"),
     ({"NOTIFICATIONS_WEBHOOK_BACKOFF": "soon"}, "NOTIFICATIONS_WEBHOOK_BACKOFF"),
     ({"NOTIFICATIONS_EMAIL_BACKOFF": "-1"}, "NOTIFICATIONS_EMAIL_BACKOFF"),
+    ({"NOTIFICATIONS_KEEP_DAYS": "0"}, "NOTIFICATIONS_KEEP_DAYS"),
 ])
 def test_a_bad_notification_setting_stops_start_up_naming_it(env, name):
     result = start(**env)

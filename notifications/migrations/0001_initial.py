@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
                 ('error_type', models.CharField(blank=True, max_length=200)),
                 ('error', models.CharField(blank=True, max_length=500)),
                 ('dead_at', models.DateTimeField()),
-                ('digest', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notes', to='notifications.deadletterdigest')),
+                ('digest', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='notifications.deadletterdigest')),
             ],
             options={
                 'indexes': [models.Index(condition=models.Q(('digest__isnull', True)), fields=['job_type', 'dead_at'], name='dlq_note_pending_idx')],
