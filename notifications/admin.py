@@ -24,12 +24,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def events_list(self, obj):
         return ", ".join(obj.events)
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if obj is not None:
-            form.base_fields["events"].initial = obj.events
-        return form
-
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:

@@ -102,3 +102,20 @@ def test_staff_see_endpoints_in_the_admin_without_their_secret(world, django_use
     created = WebhookEndpoint.objects.get(url="https://93.184.215.14/new")
     assert created.secret.startswith("whsec_") and created.secret.encode() in response.content, "shown once"
     assert created.secret.encode() not in client.get("/admin/notifications/webhookendpoint/").content
+
+
+def test_staff_change_an_endpoints_events_in_the_admin(world, django_user_model):
+    endpoint, secret = webhook_endpoint_create(guild=world["mine"], url="https://93.184.215.14/h",
+                                               events=["job.dead", "export.ready"])
+    superuser = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-1")
+    client = logged_in(superuser)
+    form = client.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/").context["adminform"].form
+    assert form.initial["events"] == ["job.dead", "export.ready"]
+    response = client.post(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/", {
+        "guild": world["mine"].pk, "url": "https://93.184.215.14/h2", "events": ["branding.applied"], "enabled": "on",
+        "disabled_reason": ""})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://93.184.215.14/h2" and endpoint.events == ["branding.applied"]
+    assert endpoint.secret == secret, "the secret stays"
+    assert client.get("/admin/notifications/webhookendpoint/add/").context["adminform"].form.initial.get("events") is None
