@@ -271,6 +271,39 @@ if not 0 < OUTBOUND_TIMEOUT <= 300:
 # --- Branding -----------------------------------------------------------------------------------------
 
 # --- Notifications ------------------------------------------------------------------------------------
+# E-mail through Django's backend: EMAIL_URL (django-environ's email_url: smtp://user:pass@host:587,
+# smtp+tls://..., consolemail://); unset: the console backend in DEBUG (make run), else SMTP on localhost:25.
+_email_url = env.str("EMAIL_URL", default="")
+if _email_url:
+    try:
+        globals().update(env.email_url_config(_email_url))
+    except (ValueError, KeyError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"EMAIL_URL: invalid value ({exc})") from None
+else:
+    EMAIL_BACKEND = ("django.core.mail.backends.console.EmailBackend" if DEBUG
+                     else "django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobdesk <jobdesk@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Absolute links in e-mails and webhook payloads (the panel, the admin's dead letters).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+if not re.match(r"^https?://[^/\s]+", SITE_URL):
+    raise ImproperlyConfigured(f"SITE_URL: must be an http:// or https:// URL, got {SITE_URL!r}")
+# Dead-letter alerts: one digest per job type per window, to QUEUE_DLQ_WEBHOOK (signed with
+# QUEUE_DLQ_WEBHOOK_SECRET) and/or the QUEUE_DLQ_EMAILS list.
+QUEUE_DLQ_WEBHOOK_SECRET = env.str("QUEUE_DLQ_WEBHOOK_SECRET", default="")
+if QUEUE_DLQ_WEBHOOK and len(QUEUE_DLQ_WEBHOOK_SECRET) < 16:
+    raise ImproperlyConfigured("QUEUE_DLQ_WEBHOOK_SECRET: required (16 characters or more) when QUEUE_DLQ_WEBHOOK is set")
+QUEUE_DLQ_EMAILS = env.list("QUEUE_DLQ_EMAILS", default=[])
+for _address in QUEUE_DLQ_EMAILS:
+    if not re.fullmatch(r"[^@\s,]+@[^@\s,]+", _address):
+        raise ImproperlyConfigured(f"QUEUE_DLQ_EMAILS: {_address!r} is not an e-mail address")
+NOTIFICATIONS_DLQ_DIGEST_SECONDS = _positive_int("NOTIFICATIONS_DLQ_DIGEST_SECONDS", 300)
+# Webhook deliveries: the first retry waits this many seconds, then twice as long each time (5 attempts).
+NOTIFICATIONS_WEBHOOK_BACKOFF = _positive_int("NOTIFICATIONS_WEBHOOK_BACKOFF", 30)
+# E-mail jobs: seconds between attempts (fixed).
+NOTIFICATIONS_EMAIL_BACKOFF = _positive_int("NOTIFICATIONS_EMAIL_BACKOFF", 60)
+# Days webhook deliveries (with their attempts) and dead-letter digests are kept.
+NOTIFICATIONS_KEEP_DAYS = _positive_int("NOTIFICATIONS_KEEP_DAYS", 30)
 
 # --- Audit --------------------------------------------------------------------------------------------
 

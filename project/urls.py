@@ -14,5 +14,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/", api.urls),
     path("panel/", include("exports.urls")),
+    path("panel/", include("notifications.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -1,0 +1,93 @@
+"""Notification job types: webhook deliveries, e-mails, dead-letter digests. All internal: only
+jobdesk's own code enqueues them (``notifications.services``)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from pydantic import BaseModel, Field, field_validator
+
+from jobs.backoff import Exponential
+from jobs.registry import job_type
+from jobs.unique import Unique
+
+
+@dataclass(frozen=True)
+class SettingBackoff:
+    """Exponential (``NOTIFICATIONS_WEBHOOK_BACKOFF`` seconds, doubling, capped at an hour) or fixed
+    (``NOTIFICATIONS_EMAIL_BACKOFF``) with the setting read when a retry is scheduled."""
+
+    setting: str
+    exponential: bool = True
+
+    def __call__(self, attempt: int) -> float:
+        base = getattr(settings, self.setting)
+        if self.exponential:
+            return Exponential(base=base, factor=2, cap=3600, jitter=True)(attempt)
+        return float(base)
+
+
+class DeliverWebhook(BaseModel):
+    delivery_id: int = Field(ge=1)
+
+
+@job_type("notifications.deliver_webhook", payload=DeliverWebhook, queue="notifications", max_attempts=5,
+          backoff=SettingBackoff("NOTIFICATIONS_WEBHOOK_BACKOFF"), timeout=120)
+def deliver_webhook(payload: DeliverWebhook, ctx):
+    """One attempt of a signed webhook delivery; each attempt's answer and time are kept on the delivery."""
+    from notifications.services import webhook_deliver
+
+    return webhook_deliver(delivery_id=payload.delivery_id, attempt=ctx.attempt, last=ctx.is_last_attempt)
+
+
+class SendEmail(BaseModel):
+    to: list[str] = Field(min_length=1, max_length=100)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_]{0,49}$")
+    context: dict = Field(default_factory=dict)
+
+    @field_validator("to")
+    @classmethod
+    def addresses(cls, value):
+        for address in value:
+            if "@" not in address or len(address) > 254 or any(c in address for c in " \r\n,<>"):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+@job_type("notifications.send_email", payload=SendEmail, queue="notifications", max_attempts=5,
+          backoff=SettingBackoff("NOTIFICATIONS_EMAIL_BACKOFF", exponential=False), timeout=120)
+def send_email(payload: SendEmail, ctx):
+    """Render ``templates/notifications/email/<template>`` (subject, text and HTML) and send it through
+    Django's e-mail backend. A retry after a crash mid-send may send it twice (SMTP has no idempotency)."""
+    from notifications.services import email_render_and_send
+
+    sent = email_render_and_send(to=payload.to, template=payload.template, context=payload.context)
+    return {"sent": sent, "to": len(payload.to)}
+
+
+class DigestPost(BaseModel):
+    digest_id: int = Field(ge=1)
+
+
+@job_type("notifications.dlq_webhook", payload=DigestPost, queue="notifications", max_attempts=5,
+          backoff=SettingBackoff("NOTIFICATIONS_WEBHOOK_BACKOFF"), timeout=120)
+def dlq_webhook(payload: DigestPost, ctx):
+    """Send one dead-letter digest to QUEUE_DLQ_WEBHOOK, signed."""
+    from notifications.services import dead_letter_digest_post
+
+    return dead_letter_digest_post(digest_id=payload.digest_id)
+
+
+class DigestRun(BaseModel):
+    pass
+
+
+@job_type("notifications.dlq_digest", payload=DigestRun, queue="notifications", max_attempts=1, timeout=300,
+          unique=Unique(key=(), scope="waiting"))
+def dlq_digest(payload: DigestRun, ctx):
+    """Gather the dead jobs not yet told into one digest per job type (at most one per type per
+    NOTIFICATIONS_DLQ_DIGEST_SECONDS), and prune what is older than NOTIFICATIONS_KEEP_DAYS; run by the
+    built-in "Dead-letter digest" schedule."""
+    from notifications.services import dead_letter_digests_send, notifications_prune
+
+    digests = dead_letter_digests_send()
+    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune()}
