@@ -92,7 +92,8 @@ def enqueue_job(request, payload_in: EnqueueIn):
     holds, 200 with that job (``created: false``) and nothing new is written. ``max_attempts``,
     ``timeout``, ``backoff`` and ``priority`` override the type's declaration for this job."""
     user = require_staff(request)
-    registry.check_may_enqueue(payload_in.job_type, user)
+    job_type = registry.check_may_enqueue(payload_in.job_type, user)
+    enqueue_service.refuse_unknown_fields(job_type, payload_in.payload)
     backoff = payload_in.backoff.model_dump() if payload_in.backoff is not None else None
     with transaction.atomic():
         record = enqueue_service.enqueue(

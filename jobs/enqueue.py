@@ -54,6 +54,20 @@ def validate_payload(job_type, payload, prefix="payload"):
                        errors=errors) from None
 
 
+def refuse_unknown_fields(job_type, payload, prefix="payload"):
+    """For payloads people type (API, schedules, commands): a key the job type's schema does not know is
+    refused, naming it, instead of being dropped (``{"stepz": 2}`` would run with the default ``steps``)."""
+    model = job_type.payload
+    if not isinstance(payload, dict) or model.model_config.get("extra") == "allow":
+        return
+    known = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    unknown = sorted(str(key) for key in payload if key not in known)
+    if unknown:
+        takes = ", ".join(sorted(model.model_fields)) or "no fields"
+        raise JobError(f"{prefix}.{unknown[0]}: unknown field (the job type takes {takes})",
+                       field=f"{prefix}.{unknown[0]}", code="invalid_payload")
+
+
 def _unstorable_text(value, path):
     """The path of the first string (key or value) the ledger cannot store, or None: PostgreSQL's JSON
     refuses NUL (``\\u0000``) and UTF-8 cannot encode a lone surrogate (``json.loads`` makes both from

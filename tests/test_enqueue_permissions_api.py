@@ -71,3 +71,10 @@ def test_an_unknown_job_type_is_a_4xx_naming_job_type():
     assert response.status_code == 400
     assert response.json()["field"] == "job_type"
     assert not JobRecord.objects.exists()
+
+
+def test_a_payload_field_the_type_does_not_know_is_refused_by_name():
+    response = post(operator(), {"job_type": "test.flaky", "payload": {"marker": "typo", "fail_timez": 0}})
+    assert response.status_code == 400, response.content  # as any other payload error
+    assert response.json()["field"] == "payload.fail_timez" and "unknown field" in response.json()["message"]
+    assert not JobRecord.objects.exists()

@@ -29,6 +29,7 @@ def make(**kwargs):
     ({"cron": "", "interval_seconds": None}, "cron"),
     ({"cron": "* * * * *", "interval_seconds": 60}, "cron"),
     ({"payload": {"marker": "s", "seconds": "soon"}}, "payload"),
+    ({"payload": {"marker": "s", "secondz": 2}}, "payload"),  # a typo is refused, not run with the default
     ({"job_type": "no.such.type"}, "job_type"),
     ({"timezone": "Mars/Olympus"}, "timezone"),
 ])
@@ -37,6 +38,37 @@ def test_a_schedule_that_could_not_run_is_refused_naming_the_field(kwargs, field
         make(**kwargs)
     assert field in caught.value.message_dict
     assert not Schedule.objects.exists()
+
+
+def test_the_messages_say_what_to_give():
+    with pytest.raises(ValidationError) as caught:
+        make(cron="", interval_seconds=None)
+    assert caught.value.message_dict["cron"] == ["give a cron expression or an interval"]
+    with pytest.raises(ValidationError) as caught:
+        make(payload={"marker": "s", "secondz": 2})
+    assert "payload.secondz: unknown field" in caught.value.message_dict["payload"][0]
+
+
+def test_run_now_enqueues_the_job_at_once_and_keeps_the_next_run(client):
+    from django.urls import reverse
+
+    from jobs.models import JobRecord
+    from tests.conftest import make_staff
+
+    schedule = make(interval_seconds=3600, cron="")
+    next_run = schedule.next_run_at
+    internal = Schedule.objects.create(name="internal", job_type="jobs.prune", payload={}, interval_seconds=3600,
+                                       next_run_at=next_run)
+    client.force_login(make_staff("sched", "Job operators"))
+    response = client.post(reverse("admin:jobs_schedule_changelist"),
+                           {"action": "run_now", "_selected_action": [schedule.pk, internal.pk]}, follow=True)
+    text = response.content.decode()
+    assert "1 schedule(s) run now" in text and "Not run — internal" in text
+    record = JobRecord.objects.get()
+    assert (record.job_type, record.payload["marker"]) == ("test.sleep", "s")
+    assert record.correlation_id.startswith(f"schedule-{schedule.pk}-now-")
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == next_run and schedule.last_job_id == record.pk
 
 
 def test_cron_runs_in_the_schedule_time_zone():

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from jobs import registry
-from jobs.enqueue import enqueue
+from jobs.enqueue import enqueue, refuse_unknown_fields
 from jobs.errors import JobError
 from project.models import Guild
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
         if priority.isdigit():
             priority = int(priority)
         try:
-            registry.check_may_enqueue(job_type, actor)
+            refuse_unknown_fields(registry.check_may_enqueue(job_type, actor), data)
             with transaction.atomic():
                 record = enqueue(job_type, data, actor=actor, guild=found_guild, priority=priority, delay=delay)
         except JobError as exc:
