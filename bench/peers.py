@@ -46,9 +46,10 @@ The systems, each with its own defaults otherwise:
 Sections: (1) no-op jobs with 1 and with 2 processes each; (2) 50 ms jobs (``time.sleep(0.05)``, I/O-like)
 with 4 processes each (and Dramatiq with 1 process of 4 threads). ``--rounds`` repeats every case, rounds
 interleaved, and keeps each case's best figure (the machine may be shared and loaded). Each row also says
-the host's 1-minute load average when the case started, and the CPU the case's own processes used and
-the whole host was busy, both in cores, over the case (from /proc/stat and the reaped children's usage):
-the rest of the host's CPU went to Redis, PostgreSQL and whatever else runs on the machine.
+the host's 1-minute load average when the case started, and the CPU that the case's own worker processes
+used and that the whole host was busy, both in cores, over the timed span (from /proc: the workers'
+sessions, their reaped children included, and /proc/stat): the rest of the host's CPU went to Redis,
+PostgreSQL, this bench's polling and whatever else runs on the machine.
 
 Ratios printed: jobdesk / bare SimpleWorker (goal >= 1.0), jobdesk / Celery (solo for 1 process, prefork
 for 2; a moonshot >= 1.0), jobdesk against every peer, and for 50 ms jobs jobdesk / the best peer (goal
@@ -63,7 +64,6 @@ from Django.
 import argparse
 import logging
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -307,9 +307,21 @@ def host_cpu():
     return sum(fields) - idle, sum(fields)
 
 
-def children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def sessions_cpu(sessions):
+    """CPU seconds used so far by every live process of these sessions (each worker is started in a
+    session of its own, which its children keep), their reaped children included (a fork's work horse)."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) in sessions:  # fields[0] is the state; session is field 6 of stat(5)
+            ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def stop(procs, timeout):
@@ -338,7 +350,7 @@ def run_case(case, n, sleep_ms, log_dir, label):
     enqueue(case.system, n, sleep_ms)
     r = redis()
     load = os.getloadavg()[0]
-    cpu0, busy0, ticks = children_cpu(), host_cpu(), os.sysconf("SC_CLK_TCK")
+    busy0, ticks = host_cpu(), os.sysconf("SC_CLK_TCK")
     procs, logs = [], []
     timeout = 120 + n * (sleep_ms / 1000 + 0.05)
     start = time.perf_counter()
@@ -355,6 +367,7 @@ def run_case(case, n, sleep_ms, log_dir, label):
                 raise RuntimeError(f"{label}: workers exited with {r.llen(DONE_KEY)} of {n} jobs done")
             time.sleep(POLL)
         elapsed = time.perf_counter() - start
+        case_cpu, busy1 = sessions_cpu({p.pid for p in procs}), host_cpu()
         if case.burst:  # they exit by themselves once the queue is empty
             for proc in procs:
                 proc.wait(timeout=60)
@@ -368,9 +381,8 @@ def run_case(case, n, sleep_ms, log_dir, label):
         stop(procs, 30)
         for log in logs:
             log.close()
-    busy1, wall = host_cpu(), time.perf_counter() - start
-    case_cores = (children_cpu() - cpu0) / wall
-    host_cores = (busy1[0] - busy0[0]) / ticks / wall
+    case_cores = case_cpu / elapsed
+    host_cores = (busy1[0] - busy0[0]) / ticks / elapsed
     problems, in_run = check_after(case, n)
     if problems:
         raise RuntimeError(f"{label}: " + "; ".join(problems) + "\n" + log_tail(log_dir, label))
@@ -523,8 +535,8 @@ def main():
             print_sleep_ratios(cases, results)
     print(f"\nload average at the end " + " ".join(f"{v:.2f}" for v in os.getloadavg())
           + f"; {time.monotonic() - started:.0f} s; worker logs in {log_dir}")
-    print("(load1: the host's 1-minute load average as the case started; cores: CPU used over the case by "
-          "its own worker processes, and by the whole host, in cores out of "
+    print("(load1: the host's 1-minute load average as the case started; cores: CPU used over the timed "
+          "span by the case's own worker processes, and by the whole host, in cores out of "
           f"{os.cpu_count()}; the difference is Redis, PostgreSQL, this bench and other work on the host)")
 
 
