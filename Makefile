@@ -51,8 +51,13 @@ bench: install
 PEERS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_peers_bench
 PEERS_REDIS_URL    ?= redis://127.0.0.1:6379/7
 
-bench-peers: install
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
+
+$(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench-peers: install $(BENCH_STAMP)
 	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) \
 	DATABASE_URL=$(PEERS_DATABASE_URL) REDIS_URL=$(PEERS_REDIS_URL) QUEUE_NAMESPACE=jdpeers \
 	$(BIN)/python bench/peers.py $(BENCH_ARGS)
