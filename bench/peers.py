@@ -2,7 +2,8 @@
 on the same Redis and PostgreSQL.
 
 Run by hand, it is not a test: ``make bench-peers`` (installs the optional ``bench`` dependencies, Celery
-and Dramatiq, then runs this; ~5 minutes), or ``BENCH_ARGS=--quick`` for a smoke run. ``--help`` lists the
+and Dramatiq, then runs this; ~9 minutes on a loaded 2-core machine), or ``BENCH_ARGS=--quick`` for a
+smoke run (~3 minutes). ``--help`` lists the
 counts to override.
 
 What is measured. Every system runs the same job body, ``bench.peer_record.work(n, sleep_ms)``: sleep
@@ -149,12 +150,12 @@ def sleep_cases():
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--quick", action="store_true", help="small counts: a smoke run of ~2 minutes")
+    add("--quick", action="store_true", help="small counts: a smoke run of ~3 minutes")
     add("--noop-jobs", type=int, help="no-op jobs per case (1000; quick 150)")
     add("--sleep-jobs", type=int, help="50 ms jobs per case (800; quick 160)")
     add("--sleep-ms", type=int, default=50, help="the sleeping jobs' sleep (50)")
     add("--rounds", type=int, help="runs of every case, interleaved, best kept (1)")
-    add("--only", default="", help="comma-separated systems to run (rq,jobdesk,celery,dramatiq): all")
+    add("--only", default="", help="comma-separated peers to run beside jobdesk (rq,celery,dramatiq): all")
     add("--database", default="jobdesk_peers_bench", help="PostgreSQL database of the bench")
     add("--redis-db", type=int, default=7, help="Redis database of the bench (7)")
     add("--bare-worker", metavar="CLASS", help="internal: run one bare RQ burst worker and exit")
