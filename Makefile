@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run services test bench bench-admin bench-export bench-chaos check clean
+.PHONY: install run services test bench bench-peers bench-admin bench-export bench-chaos check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,22 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) QUEUE_NAMESPACE=jdbench \
 	JOBS_TASK_MODULES=bench.jobtypes \
 	$(BIN)/python bench/throughput.py $(BENCH_ARGS)
+
+# jobdesk beside bare RQ, Celery and Dramatiq end to end (bench/peers.py). The peers are the optional
+# `bench` dependencies, installed here only; the bench uses its own database and Redis db, flushed.
+PEERS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_peers_bench
+PEERS_REDIS_URL    ?= redis://127.0.0.1:6379/7
+
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench-peers: install $(BENCH_STAMP)
+	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) \
+	DATABASE_URL=$(PEERS_DATABASE_URL) REDIS_URL=$(PEERS_REDIS_URL) QUEUE_NAMESPACE=jdpeers \
+	$(BIN)/python bench/peers.py $(BENCH_ARGS)
 
 bench-admin: install
 	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false ALLOWED_HOSTS=testserver \
