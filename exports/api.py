@@ -1,6 +1,7 @@
 """Control-panel API: ask for an analytics export."""
 
 from datetime import date
+from typing import Annotated
 
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -15,8 +16,11 @@ from project.tenancy import ADMIN_ROLES, membership
 router = Router(tags=["control panel"])
 
 
+GuildRef = StrictInt | Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]{1,50}$")]
+
+
 class ExportIn(Schema):
-    guild: StrictInt = Field(description="The guild's id")
+    guild: GuildRef = Field(description="The guild's id, or its slug")
     format: str = Field(description="csv, jsonl or xlsx")
     start: date
     end: date = Field(description="Inclusive; at most 366 days after start")
@@ -56,7 +60,7 @@ def request_export(request, export_in: ExportIn):
 def _guild_for_admin(request, guild_id):
     token_guild = getattr(request, "token_guild", None)
     if token_guild is not None:
-        if token_guild.pk != guild_id:
+        if guild_id not in (token_guild.pk, token_guild.slug):
             raise JobError("no such guild for this token", field="guild", code="not_found")
         return token_guild
     member = membership(request.user, guild_id)

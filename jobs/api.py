@@ -133,7 +133,7 @@ def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, d
             allowed = False
     if not allowed:
         return Status(404, {"error": "not_found", "message": f"no job {job_id}"})
-    return Status(200, selectors.job_as_dict(record))
+    return Status(200, selectors.job_as_dict(record, request.build_absolute_uri))
 
 
 @router.get("/queues/health", auth=any_caller, response={200: dict, 401: ErrorOut, 403: ErrorOut})

@@ -75,6 +75,17 @@ def job_detail(record_id) -> JobRecord | None:
         return None
 
 
+# Per job type, what its app adds to the job's status (``register_status_extra``): an export's download URL.
+_status_extras = {}
+
+
+def register_status_extra(job_type: str, extra):
+    """``extra(record, absolute_url)`` returns fields for ``job_as_dict`` of jobs of ``job_type``;
+    ``absolute_url(path)`` makes a path absolute for the caller. Apps register in ``AppConfig.ready``,
+    so the engine needs to know nothing of them."""
+    _status_extras[job_type] = extra
+
+
 def _held(record):
     """For a queued job that a rate or concurrency limit parks: ``{"reason", "until"}`` (one Redis read)."""
     if record.status != Status.QUEUED:
@@ -82,10 +93,10 @@ def _held(record):
     return rq_internals.held(redis_connection(), record.rq_id)
 
 
-def job_as_dict(record: JobRecord) -> dict:
+def job_as_dict(record: JobRecord, absolute_url=None) -> dict:
     """The public view of a job: status, progress, attempts, result or error; its per-call options, its
     unique key, its batch and parent, and, while a limit parks it, why it waits (``held``)."""
-    return {
+    found = {
         "id": str(record.pk),
         "job_type": record.job_type,
         "queue": record.queue,
@@ -117,3 +128,7 @@ def job_as_dict(record: JobRecord) -> dict:
             for a in record.attempt_set.all()
         ],
     }
+    extra = _status_extras.get(record.job_type)
+    if extra is not None:
+        found.update(extra(record, absolute_url or (lambda path: path)) or {})
+    return found

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "ninja",  # /api/docs serves Swagger UI from these static files, not a CDN (NOTES.md 8a)
     "project",
     "jobs",
     "audit",

@@ -27,11 +27,12 @@ def is_guild_admin(user, guild_id) -> bool:
 
 
 def membership(user, guild_id) -> Membership | None:
-    """``user``'s membership of the guild (with the guild), or None: one query for "is this my guild, and
-    what may I do there"."""
+    """``user``'s membership of the guild (its id, or its slug as a string), with the guild, or None: one
+    query for "is this my guild, and what may I do there"."""
     if user is None or not user.is_authenticated:
         return None
-    return Membership.objects.select_related("guild").filter(user=user, guild_id=guild_id).first()
+    which = {"guild__slug": guild_id} if isinstance(guild_id, str) else {"guild_id": guild_id}
+    return Membership.objects.select_related("guild").filter(user=user, **which).first()
 
 
 def api_token_create(*, guild: Guild, name: str, created_by=None) -> tuple[GuildApiToken, str]:

@@ -5,10 +5,12 @@ from jobs import rq_dashboard
 from jobs.metrics import metrics
 from project.api import api
 from project.health import healthz, readyz
+from project.views import home
 
 urlpatterns = [
     path("admin/django-rq/", include((rq_dashboard.urlpatterns, "django_rq"))),  # with jobdesk's roles
     path("admin/", admin.site.urls),
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
