@@ -176,6 +176,12 @@ class AuditReportAdmin(admin.ModelAdmin):
         obj.pk, obj.created_at, obj.job_id, obj.requested_by = report.pk, report.created_at, report.job_id, request.user
         messages.info(request, "The report is being made; it can be downloaded from this list once ready.")
 
+    def delete_model(self, request, obj):
+        services.audit_report_delete(reports=[obj], actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        services.audit_report_delete(reports=queryset, actor=request.user)
+
     def log_addition(self, request, obj, message):
         return None  # the service audits the request (audit.report_requested)
 

@@ -86,11 +86,11 @@ class AuditEvent(models.Model):
             models.Index(fields=["correlation_id", "created_at"], name="audit_correlation_idx"),
             models.Index(fields=["resource_type", "resource_id", "created_at"], name="audit_resource_idx"),
             models.Index(fields=["-created_at", "-id"], name="audit_created_id_idx"),
-            models.Index(fields=["action", "-created_at"], name="audit_action_created_idx"),
+            models.Index(fields=["action", "-created_at", "-id"], name="audit_action_created_idx"),
             # Most job events have no actor (the worker's) and many no guild: partial indexes.
-            models.Index(fields=["actor", "-created_at"], name="audit_actor_created_idx",
+            models.Index(fields=["actor", "-created_at", "-id"], name="audit_actor_created_idx",
                          condition=models.Q(actor__isnull=False)),
-            models.Index(fields=["guild", "-created_at"], name="audit_guild_created_idx",
+            models.Index(fields=["guild", "-created_at", "-id"], name="audit_guild_created_idx",
                          condition=models.Q(guild__isnull=False)),
         ]
         constraints = [
@@ -143,9 +143,12 @@ class AuditRollup(models.Model):
     class Meta:
         ordering = ["-day", "guild", "action"]
         constraints = [
-            # NULLS NOT DISTINCT: one row for the events of no guild, so that the upsert can target it.
-            models.UniqueConstraint(fields=["day", "guild", "action"], name="unique_audit_rollup",
-                                    nulls_distinct=False),
+            # Two partial constraints, so that the events of no guild have one row too (NULLs are distinct
+            # in a plain unique constraint) on PostgreSQL and on SQLite alike.
+            models.UniqueConstraint(fields=["day", "guild", "action"], condition=models.Q(guild__isnull=False),
+                                    name="unique_audit_rollup"),
+            models.UniqueConstraint(fields=["day", "action"], condition=models.Q(guild__isnull=True),
+                                    name="unique_audit_rollup_no_guild"),
         ]
         indexes = [models.Index(fields=["guild", "day"], name="audit_rollup_guild_day_idx")]
 

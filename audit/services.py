@@ -72,8 +72,9 @@ def _day_bounds(day: date):
 
 def audit_rollup_day(*, day: date) -> dict:
     """Recompute one day (UTC) of both rollups: audit events by guild and action (``AuditRollup``) and
-    jobs created by type and status (``DailyJobRollup``). Idempotent: upserts the day's counts and
-    removes the day's rows whose pair no longer occurs, in one transaction."""
+    jobs created by type and status (``DailyJobRollup``). Idempotent: updates the day's counts that
+    changed, inserts new pairs and removes the rows whose pair no longer occurs, in one transaction with
+    the day's rows locked (a concurrent run of the same day waits)."""
     from jobs.models import JobRecord
 
     start, end = _day_bounds(day)
@@ -82,17 +83,22 @@ def audit_rollup_day(*, day: date) -> dict:
     jobs = list(JobRecord.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
                 .values("job_type", "status").annotate(count=Count("pk")))
     with transaction.atomic():
-        if counts:
-            AuditRollup.objects.bulk_create(
-                [AuditRollup(day=day, guild_id=row["guild_id"], action=row["action"], count=row["count"])
-                 for row in counts],
-                update_conflicts=True, unique_fields=["day", "guild", "action"], update_fields=["count"])
-        kept = {(row["guild_id"], row["action"]) for row in counts}
-        stale = [pk for pk, guild_id, action in
-                 AuditRollup.objects.filter(day=day).values_list("pk", "guild_id", "action")
-                 if (guild_id, action) not in kept]
-        if stale:
-            AuditRollup.objects.filter(pk__in=stale).delete()
+        # The day's rows, locked: counts that changed are updated, new pairs inserted, gone ones removed.
+        rows = AuditRollup.objects.select_for_update().filter(day=day).order_by()
+        existing = {(row.guild_id, row.action): row for row in rows}
+        fresh = {(row["guild_id"], row["action"]): row["count"] for row in counts}
+        changed = []
+        for pair, row in existing.items():
+            if pair in fresh and row.count != fresh[pair]:
+                row.count = fresh[pair]
+                changed.append(row)
+        AuditRollup.objects.bulk_update(changed, ["count"], batch_size=1000)
+        AuditRollup.objects.bulk_create([AuditRollup(day=day, guild_id=guild_id, action=action, count=count)
+                                         for (guild_id, action), count in fresh.items() if (guild_id, action)
+                                         not in existing], batch_size=1000)
+        gone = [row.pk for pair, row in existing.items() if pair not in fresh]
+        if gone:
+            AuditRollup.objects.filter(pk__in=gone).delete()
         DailyJobRollup.objects.filter(day=day).delete()
         DailyJobRollup.objects.bulk_create([DailyJobRollup(day=day, **row) for row in jobs])
     return {"day": day.isoformat(), "audit_rows": len(counts), "job_rows": len(jobs)}
@@ -164,3 +170,16 @@ def audit_report_open(*, report: AuditReport, user, correlation_id=None):
     audit_event_record(action="audit.report_downloaded", resource_type="audit_report", resource_id=report.pk,
                        actor=user, correlation_id=correlation_id, data={"rows": report.rows})
     return default_storage.open(report.file_name, "rb")
+
+
+def audit_report_delete(*, reports, actor=None) -> int:
+    """Delete reports with their files (superusers, from the admin); each deletion is audited."""
+    count = 0
+    for report in list(reports):
+        if report.file_name:
+            default_storage.delete(report.file_name)
+        audit_event_record(action="audit.report_deleted", resource_type="audit_report", resource_id=report.pk,
+                           actor=actor, data={"start": report.start.isoformat(), "end": report.end.isoformat()})
+        report.delete()
+        count += 1
+    return count

@@ -103,3 +103,15 @@ def test_a_report_not_ready_yet_is_not_offered(client):
     client.force_login(make_staff("report-operator", OPERATORS))
     assert f"{report.pk}/download/" not in client.get(REPORTS).content.decode()
     assert client.get(f"{REPORTS}{report.pk}/download/").status_code == 404
+
+
+def test_a_superuser_deletes_a_report_with_its_file(client, staff_user):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save("audit-reports/to-delete.csv", ContentFile(b"day\n"))
+    report = AuditReport.objects.create(start=date(2026, 4, 1), end=date(2026, 4, 30), file_name=name)
+    client.force_login(staff_user)
+    assert client.post(f"{REPORTS}{report.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not AuditReport.objects.exists() and not default_storage.exists(name)
+    assert AuditEvent.objects.filter(action="audit.report_deleted", actor=staff_user).exists()
