@@ -70,6 +70,7 @@ def test_filters_by_action_and_guild(client, log):
 LISTS = [
     {}, {"q": "cid-search-0003"}, {"q": "actor:admin"}, {"q": "guild:mine"}, {"q": f"job:{JOB_ID}"},
     {"q": "admin"}, {"action": "export.downloaded"}, {"guild": "1"}, {"p": "3"},
+    {"o": "2"}, {"o": "5.-1"},  # sorting by a column no index serves is not offered (ignored)
 ]
 
 
