@@ -147,7 +147,7 @@ class AuditReportForm(forms.ModelForm):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             try:
-                services._validate_period(start, end)
+                services.audit_report_period_validate(start, end)
             except JobError as exc:
                 self.add_error(exc.field if exc.field in self.fields else None, exc.message)
         return cleaned

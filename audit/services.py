@@ -112,7 +112,8 @@ def audit_rollup_recent(*, day: date | None = None, days: int | None = None) -> 
     return [audit_rollup_day(day=last - timedelta(days=offset)) for offset in reversed(range(days))]
 
 
-def _validate_period(start, end):
+def audit_report_period_validate(start, end):
+    """``JobError`` naming the field unless ``start``..``end`` is a period a report may cover."""
     for field, value in (("start", start), ("end", end)):
         if not isinstance(value, date):
             raise JobError(f"{field} must be a date (YYYY-MM-DD)", field=field, code="invalid_date")
@@ -127,7 +128,7 @@ def audit_report_request(*, user, start: date, end: date) -> AuditReport:
     transaction; ``JobError`` naming the field for a bad period (nothing is written then)."""
     from jobs.enqueue import enqueue
 
-    _validate_period(start, end)
+    audit_report_period_validate(start, end)
     job_id = uuid.uuid4()
     with transaction.atomic():
         report = AuditReport.objects.create(requested_by=user, start=start, end=end, job_id=job_id)
