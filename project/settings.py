@@ -307,6 +307,19 @@ NOTIFICATIONS_EMAIL_BACKOFF = _positive_int("NOTIFICATIONS_EMAIL_BACKOFF", 60)
 NOTIFICATIONS_KEEP_DAYS = _positive_int("NOTIFICATIONS_KEEP_DAYS", 30)
 
 # --- Audit --------------------------------------------------------------------------------------------
+def _audit_int(name, default, low, high):
+    value = _read(name, env.int, default)
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}: must be an integer from {low} to {high}, got {value}")
+    return value
+
+
+# Events older than this many days are removed by the nightly retention job (audit.apply_retention).
+AUDIT_RETENTION_DAYS = _audit_int("AUDIT_RETENTION_DAYS", 90, 1, 3650)
+# Events deleted per transaction by retention: short transactions, no long lock on the log.
+AUDIT_RETENTION_BATCH = _audit_int("AUDIT_RETENTION_BATCH", 5000, 100, 100_000)
+# Days (ending yesterday, UTC) the nightly rollup recomputes: late events of the day before are counted.
+AUDIT_ROLLUP_DAYS = _audit_int("AUDIT_ROLLUP_DAYS", 2, 1, 31)
 
 # --- Security -----------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("panel/", include("exports.urls")),
     path("panel/", include("notifications.urls")),
+    path("panel/", include("audit.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
 ]
