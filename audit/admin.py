@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from audit import selectors, services
 from audit.models import AuditEvent, AuditReport, AuditRollup, DailyJobRollup
+from jobs.admin_display import ReadOnlyAdmin
 from jobs.admin_filters import CappedPaginator, GuildFilter
 from jobs.errors import JobError
 
@@ -46,7 +47,7 @@ class LogChangeList(ChangeList):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = None
     list_display = ["created_at", "action", "resource_type", "resource_id", "actor", "guild", "timeline_link"]
     list_filter = [ActionFilter, GuildFilter, ("created_at", admin.DateFieldListFilter)]
@@ -72,15 +73,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return selectors.search_events(queryset, search_term), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="correlation ID")
     def timeline_link(self, obj):
@@ -115,7 +107,7 @@ class DailyJobRollupAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditRollup)
-class AuditRollupAdmin(admin.ModelAdmin):
+class AuditRollupAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Audit events per day, guild and action, as the nightly rollup (02:00 UTC) counted them."""
 
     list_display = ["day", "guild", "action", "count"]
@@ -124,15 +116,6 @@ class AuditRollupAdmin(admin.ModelAdmin):
     list_select_related = ["guild"]
     paginator = CappedPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AuditReportForm(forms.ModelForm):

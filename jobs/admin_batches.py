@@ -7,12 +7,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from jobs import batches, services
-from jobs.admin_display import job_link, status_badge
+from jobs.admin_display import ReadOnlyAdmin, job_link, status_badge
 from jobs.models import TERMINAL_STATUSES, JobBatch, JobRecord, Status
 
 
 @admin.register(JobBatch)
-class JobBatchAdmin(admin.ModelAdmin):
+class JobBatchAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """A batch (``jobs.batches``): its progress, its members in the job list, its callback job, and
     "retry dead members". Seen by whoever may see jobs (``jobs.view_jobrecord``); nobody edits a batch."""
 
@@ -36,15 +36,6 @@ class JobBatchAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("jobs.retry_jobrecord")

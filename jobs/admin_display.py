@@ -21,3 +21,17 @@ def job_link(job_id):
     if not job_id:
         return "-"
     return format_html('<a href="{}">{}</a>', reverse("admin:jobs_jobrecord_change", args=[job_id]), job_id)
+
+
+class ReadOnlyAdmin:
+    """For what the admin only shows (the ledger's batches, the audit log and its rollups): never added,
+    changed or deleted there. Put before ``admin.ModelAdmin`` in the bases."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
