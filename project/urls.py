@@ -13,5 +13,6 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/", api.urls),
     path("panel/", include("exports.urls")),
+    path("panel/", include("branding.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
 ]
