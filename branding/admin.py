@@ -10,6 +10,8 @@ from jobs.errors import JobError
 
 
 class BotShardForm(forms.ModelForm):
+    base_url = forms.URLField(max_length=500, assume_scheme="https",
+                              help_text="The shard's base URL; /api/bot/branding/apply is added.")
     signing_secret = forms.CharField(
         required=False, strip=True, widget=forms.PasswordInput(render_value=False),
         help_text="Write-only: leave empty to keep the current secret.")
