@@ -335,6 +335,7 @@ def fan_out_retry_failed(*, fan_out: FanOut, actor=None) -> JobRecord:
             FanOut.objects.filter(pk=fan_out.pk).update(job=job)
         else:
             raise JobError("this fan-out is still being sent; wait for it to end", field="fan_out", code="conflict")
+        FanOut.objects.filter(pk=fan_out.pk).update(status=FanOut.Status.SENDING, finished_at=None)
         audit_event_record(action="branding.retry_failed_shards", resource_type="branding_fan_out",
                            resource_id=fan_out.pk, actor=actor, guild=fan_out.guild_id,
                            data={"version": fan_out.version, "failed": failed})

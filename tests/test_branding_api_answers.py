@@ -103,3 +103,19 @@ def test_an_idempotency_key_makes_one_save(world):
     other = post(client, body(world["mine"], color="#000000"), **{"Idempotency-Key": "save-1"})
     assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
     assert FanOut.objects.count() == 1
+
+
+def test_a_save_rolled_back_with_its_caller_leaves_neither_settings_nor_job(world, clean_redis):
+    from django.db import transaction
+
+    from branding import services
+    from jobs.connection import get_queue
+
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            services.branding_save(guild=world["mine"], user=world["admin"], color="#123456")
+            raise RuntimeError("the caller's own work failed")
+    assert nothing_written()
+    from django.conf import settings
+
+    assert all(get_queue(name).count == 0 for name in settings.RQ_QUEUES), "nothing was sent to RQ"

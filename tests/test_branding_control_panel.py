@@ -93,6 +93,9 @@ def test_retry_failed_shards_from_the_panel_is_for_the_guilds_admins(world):
     assert JobRecord.objects.get(pk=fan_out.job_id).status == Status.SUCCEEDED
     assert as_user(world["admin"]).post(url).status_code == 302
     assert JobRecord.objects.get(pk=fan_out.job_id).status == Status.QUEUED
+    assert FanOut.objects.get(pk=fan_out.pk).status == "sending", "the page shows it being sent again"
+    again = as_user(world["admin"]).post(url)
+    assert again.status_code == 409 and "still being sent" in again.content.decode()
     assert AuditEvent.objects.filter(action="branding.retry_failed_shards", actor=world["admin"]).count() == 1
 
 
