@@ -1,14 +1,15 @@
 """Control-panel API: save a guild's embed overrides and fan them out to the bot's shards."""
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, StrictInt, StrictStr, field_validator
 
-from branding import services
+from branding import selectors, services
+from branding.models import FanOut
 from jobs.api import ErrorOut, accepted
 from jobs.errors import JobError
 from project.api_auth import any_caller, refuse_metrics_token, session_user
-from project.tenancy import ADMIN_ROLES, membership
+from project.tenancy import ADMIN_ROLES, guild_ids_for, membership
 
 router = Router(tags=["control panel"])
 
@@ -32,6 +33,7 @@ class BrandingOut(Schema):
     correlation_id: str
     status_url: str
     fan_out_id: int
+    fan_out_url: str = Field(description="Each shard's outcome and the fan-out's status (sending, applied, failed, superseded)")
     version: int
 
 
@@ -54,7 +56,26 @@ def save_branding(request, payload_in: BrandingIn):
     fan_out, _created = services.branding_save(
         guild=guild, user=session_user(request), idempotency_key=key,
         **payload_in.model_dump(exclude={"guild"}))
-    return accepted(request, fan_out.job, fan_out_id=fan_out.pk, version=fan_out.version)
+    return accepted(request, fan_out.job, fan_out_id=fan_out.pk, version=fan_out.version,
+                    fan_out_url=request.build_absolute_uri(f"/api/control-panel/domain-branding/fan-outs/{fan_out.pk}"))
+
+
+@router.get("/domain-branding/fan-outs/{fan_out_id}", auth=any_caller,
+            response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+def fan_out_status(request, fan_out_id: int):
+    """A save's fan-out: its status (sending, applied, failed, superseded), the summary of its shards
+    ("2 of 3 shards applied, 1 failed") and each shard's outcome. Staff, the guild's members and its
+    token; any other fan-out is a 404, as if it did not exist."""
+    refuse_metrics_token(request)
+    fan_out = FanOut.objects.filter(pk=fan_out_id).first()
+    token_guild = getattr(request, "token_guild", None)
+    if token_guild is not None:
+        allowed = fan_out is not None and fan_out.guild_id == token_guild.pk
+    else:
+        allowed = fan_out is not None and (request.user.is_staff or fan_out.guild_id in guild_ids_for(request.user))
+    if not allowed:
+        return Status(404, {"error": "not_found", "message": f"no fan-out {fan_out_id}"})
+    return Status(200, {"guild": fan_out.guild_id, **selectors.fan_out_as_dict(fan_out)})
 
 
 def _guild_for_admin(request, guild_id):

@@ -119,3 +119,23 @@ def test_a_save_rolled_back_with_its_caller_leaves_neither_settings_nor_job(worl
     from django.conf import settings
 
     assert all(get_queue(name).count == 0 for name in settings.RQ_QUEUES), "nothing was sent to RQ"
+
+
+@pytest.mark.parametrize("who, status", [(None, 401), ("member", 200), ("admin", 200), ("other_admin", 404),
+                                         ("staff", 200)])
+def test_who_may_read_a_fan_out(world, who, status):
+    url = post(as_user(world["admin"]), body(world["mine"])).json()["fan_out_url"]
+    response = as_user(world.get(who)).get(url)  # staff read every guild's, as GET /api/jobs/<id>
+    assert response.status_code == status, response.content
+    if status == 200:
+        answer = response.json()
+        assert answer["status"] == "sending" and answer["version"] == 1 and answer["shards"] == []
+
+
+def test_a_token_reads_its_guilds_fan_outs_only(world):
+    url = post(as_user(world["admin"]), body(world["mine"])).json()["fan_out_url"]
+    _t, mine = api_token_create(guild=world["mine"], name="mine")
+    _t, other = api_token_create(guild=world["other"], name="other")
+    assert Client().get(url, headers={"Authorization": f"Bearer {mine}"}).status_code == 200
+    assert Client().get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    assert Client().get(url.rsplit("/", 1)[0] + "/999999", headers={"Authorization": f"Bearer {mine}"}).status_code == 404
