@@ -311,6 +311,11 @@ def delivery_record(delivery: ShardDelivery, status, *, http_status=None, error=
                            resource_id=delivery.pk, guild=fan_out.guild_id, correlation_id=correlation_id,
                            data={"shard": delivery.shard.shard_id, "version": fan_out.version,
                                  "http_status": http_status, "error": error[:500]})
+        if FanOut.objects.filter(pk=fan_out.pk, status__in=[FanOut.Status.FAILED, FanOut.Status.APPLIED]).exists():
+            # A child run again on its own (a staff retry of that job) after its batch completed: the
+            # batch's callback will not run again, so the fan-out's outcome is computed here.
+            fan_out_finish(fan_out)
+            return
     fan_out_report(delivery.fan_out)
 
 
