@@ -10,6 +10,7 @@ the right. Bodies are limited and must be JSON before any of this runs (project/
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from branding.api import router as branding_router
 from exports.api import router as exports_router
 from jobs.api import router as jobs_router
 from jobs.errors import JobError
@@ -74,3 +75,4 @@ def http_error(request, exc: HttpError):
 
 api.add_router("/", jobs_router)
 api.add_router("/control-panel/", exports_router)
+api.add_router("/control-panel/", branding_router)

@@ -18,5 +18,6 @@ urlpatterns = [
     path("panel/", include("exports.urls")),
     path("panel/", include("notifications.urls")),
     path("panel/", include("audit.urls")),
+    path("panel/", include("branding.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -1,0 +1,109 @@
+"""Admin: the bot's shard registry (secrets write-only), guild brandings, and each save's fan-out with its
+per-shard outcome and a "retry failed shards" action (permission ``branding.retry_fanout``, audited)."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from branding import services
+from branding.models import BotShard, FanOut, GuildBranding, ShardDelivery
+from jobs.errors import JobError
+
+
+class BotShardForm(forms.ModelForm):
+    base_url = forms.URLField(max_length=500, assume_scheme="https",
+                              help_text="The shard's base URL; /api/bot/branding/apply is added.")
+    signing_secret = forms.CharField(
+        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: leave empty to keep the current secret.")
+
+    class Meta:
+        model = BotShard
+        fields = ["shard_id", "base_url", "signing_secret", "enabled"]
+
+    def clean_base_url(self):
+        url = self.cleaned_data["base_url"]
+        try:
+            services.shard_check_url(url)
+        except JobError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return url
+
+    def clean_signing_secret(self):
+        secret = self.cleaned_data.get("signing_secret", "")
+        if not secret:
+            if not self.instance.pk:
+                raise forms.ValidationError("a new shard needs its signing secret")
+            return self.instance.signing_secret
+        if len(secret) < 16:
+            raise forms.ValidationError("at least 16 characters")
+        return secret
+
+
+@admin.register(BotShard)
+class BotShardAdmin(admin.ModelAdmin):
+    form = BotShardForm
+    list_display = ["shard_id", "base_url", "enabled", "secret", "created_at"]
+    list_filter = ["enabled"]
+
+    @admin.display(description="signing secret")
+    def secret(self, obj):
+        return "••••••" + obj.signing_secret[-2:] if obj.signing_secret else "—"
+
+
+@admin.register(GuildBranding)
+class GuildBrandingAdmin(admin.ModelAdmin):
+    """Read here; guild admins edit branding in the control panel or through the API (which fan it out)."""
+
+    list_display = ["guild", "version", "display_name", "color", "updated_at", "updated_by"]
+    readonly_fields = ["guild", "display_name", "color", "footer_text", "icon_url", "version", "updated_at",
+                       "updated_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ShardDeliveryInline(admin.TabularInline):
+    model = ShardDelivery
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["shard", "status", "attempts", "last_http_status", "last_attempt_at", "error", "job"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FanOut)
+class FanOutAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "guild", "version", "status", "summary", "created_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["=correlation_id", "guild__slug"]
+    readonly_fields = ["guild", "version", "status", "summary", "snapshot", "job", "actor", "correlation_id",
+                       "created_at", "finished_at"]
+    exclude = ["idempotency_key", "request_hash"]
+    inlines = [ShardDeliveryInline]
+    actions = ["retry_failed_shards"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_fanout_permission(self, request):
+        return request.user.has_perm("branding.retry_fanout")
+
+    @admin.action(description="Retry failed shards", permissions=["retry_fanout"])
+    def retry_failed_shards(self, request, queryset):
+        done, skipped = 0, []
+        for fan_out in queryset:
+            try:
+                services.fan_out_retry_failed(fan_out=fan_out, actor=request.user)
+                done += 1
+            except JobError as exc:
+                skipped.append(f"{fan_out}: {exc.message}")
+        self.message_user(request, f"{done} fan-out(s) sent again to their failed shards.")
+        for reason in skipped:
+            self.message_user(request, f"Skipped {reason}", level=messages.WARNING)

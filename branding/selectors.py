@@ -1,0 +1,27 @@
+"""Reads for the control panel and the admin."""
+
+from branding.models import FanOut, GuildBranding
+
+
+def branding_for(guild) -> GuildBranding | None:
+    return GuildBranding.objects.filter(guild=guild).first()
+
+
+def latest_fan_out(guild) -> FanOut | None:
+    return FanOut.objects.filter(guild=guild).select_related("job").order_by("-version").first()
+
+
+def fan_out_as_dict(fan_out: FanOut | None) -> dict | None:
+    """The latest fan-out and each shard's outcome, for the control panel's live table."""
+    if fan_out is None:
+        return None
+    return {
+        "id": fan_out.pk, "version": fan_out.version, "status": fan_out.status, "summary": fan_out.summary,
+        "job": str(fan_out.job_id) if fan_out.job_id else None,
+        "shards": [
+            {"shard": d.shard.shard_id, "status": d.status, "attempts": d.attempts,
+             "http_status": d.last_http_status, "error": d.error[:300],
+             "at": d.last_attempt_at.isoformat() if d.last_attempt_at else None}
+            for d in fan_out.deliveries.select_related("shard").order_by("shard__shard_id")
+        ],
+    }

@@ -1,0 +1,64 @@
+// Branding page: a live preview of the embed as the form changes, and the shards' status kept fresh.
+(function () {
+  "use strict";
+  var HEX = /^#[0-9a-fA-F]{6}$/;
+  function byId(id) { return document.getElementById(id); }
+  function value(name) { var el = byId("id_" + name); return el ? el.value.trim() : null; }
+
+  function preview() {
+    var name = value("display_name"), color = value("color"), footer = value("footer_text"), icon = value("icon_url");
+    if (name === null) { return; }
+    byId("preview-name").textContent = name || "jobdesk bot";
+    byId("preview-footer").textContent = footer || "";
+    byId("embed-preview").style.borderLeftColor = HEX.test(color) ? color : "#202225";
+    var img = byId("preview-icon");
+    if (/^https:\/\/\S+$/.test(icon)) { img.src = icon; img.style.display = ""; }
+    else { img.removeAttribute("src"); img.style.display = "none"; }
+  }
+
+  function cell(text) { var td = document.createElement("td"); td.textContent = text == null ? "" : String(text); return td; }
+
+  function render(fanOut) {
+    var box = byId("fan-out");
+    if (!fanOut || !byId("shards")) { return; }
+    byId("fan-out-version").textContent = fanOut.version;
+    var status = byId("fan-out-status");
+    status.textContent = fanOut.status; status.className = "status-" + fanOut.status;
+    byId("fan-out-summary").textContent = fanOut.summary;
+    var body = byId("shards").tBodies[0];
+    body.textContent = "";
+    fanOut.shards.forEach(function (row) {
+      var tr = document.createElement("tr");
+      tr.id = "shard-" + row.shard;
+      var st = cell(row.status); st.className = "status status-" + row.status;
+      [cell(row.shard), st, cell(row.attempts), cell(row.http_status), cell(row.at), cell(row.error)]
+        .forEach(function (td) { tr.appendChild(td); });
+      body.appendChild(tr);
+    });
+    return box;
+  }
+
+  function poll() {
+    var box = byId("fan-out");
+    if (!box) { return; }
+    fetch(box.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data || !data.fan_out) { return; }
+        if (String(data.fan_out.version) !== byId("fan-out-version").textContent) { window.location.reload(); return; }
+        render(data.fan_out);
+        if (data.fan_out.status === "sending") { setTimeout(poll, 1000); }
+      })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    ["display_name", "color", "footer_text", "icon_url"].forEach(function (name) {
+      var el = byId("id_" + name);
+      if (el) { el.addEventListener("input", preview); }
+    });
+    preview();
+    var status = byId("fan-out-status");
+    if (status && status.textContent === "sending") { setTimeout(poll, 1000); }
+  });
+})();

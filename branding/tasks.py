@@ -1,0 +1,103 @@
+"""Branding's job types, all internal: the fan-out (parent), one child per shard, and the batch callback.
+
+``branding.fan_out`` enqueues one ``branding.apply_to_shard`` per enabled shard that has not applied the
+version, as a batch whose callback ``branding.fan_out_done`` computes the outcome once, when every
+child has ended. Each child retries on its own (``BRANDING_MAX_ATTEMPTS``, backoff from
+``BRANDING_RETRY_DELAY``); a 4xx other than 408/409/429 is permanent.
+"""
+
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from pydantic import BaseModel, StrictInt
+
+from branding import services
+from branding.models import DONE_DELIVERY, FanOut, ShardDelivery
+from jobs.errors import PermanentError
+from jobs.registry import job_type
+from notifications import outbound
+from notifications.signing import sign
+
+
+class FanOutIn(BaseModel):
+    fan_out_id: StrictInt
+
+
+class DeliveryIn(BaseModel):
+    delivery_id: StrictInt
+
+
+class ShardError(Exception):
+    """The shard did not take the snapshot this time (5xx, 408, 429, no answer): try again later."""
+
+
+@dataclass(frozen=True)
+class SettingsBackoff:
+    """``BRANDING_RETRY_DELAY * 2 ** (attempt - 1)``, capped at 10 minutes; read when a retry is planned,
+    so that the setting of the worker's environment applies."""
+
+    def __call__(self, attempt: int) -> float:
+        return min(600.0, settings.BRANDING_RETRY_DELAY * 2 ** max(0, attempt - 1))
+
+
+@job_type("branding.fan_out", payload=FanOutIn, queue="branding", max_attempts=settings.BRANDING_MAX_ATTEMPTS,
+          backoff=SettingsBackoff(), timeout=120)
+def fan_out(payload: FanOutIn, ctx):
+    record = FanOut.objects.filter(pk=payload.fan_out_id).first()
+    if record is None:
+        raise PermanentError(f"fan-out {payload.fan_out_id} is gone")
+    return services.fan_out_start(record, correlation_id=ctx.correlation_id)
+
+
+@job_type("branding.fan_out_done", payload=FanOutIn, queue="branding", max_attempts=settings.BRANDING_MAX_ATTEMPTS,
+          backoff=SettingsBackoff(), timeout=120)
+def fan_out_done(payload: FanOutIn, ctx):
+    record = FanOut.objects.filter(pk=payload.fan_out_id).first()
+    if record is None:
+        return {"gone": True}
+    return {"summary": services.fan_out_finish(record)}
+
+
+@job_type("branding.apply_to_shard", payload=DeliveryIn, queue="branding",
+          max_attempts=settings.BRANDING_MAX_ATTEMPTS, backoff=SettingsBackoff(),
+          timeout=int(settings.BRANDING_SHARD_TIMEOUT * 3) + 30, retry_on=(ShardError, outbound.OutboundError))
+def apply_to_shard(payload: DeliveryIn, ctx):
+    delivery = (ShardDelivery.objects.select_related("fan_out", "shard").filter(pk=payload.delivery_id).first())
+    if delivery is None:
+        raise PermanentError(f"delivery {payload.delivery_id} is gone")
+    if delivery.status in DONE_DELIVERY:
+        return {"status": delivery.status}  # ran before (a crash after the answer): nothing to do
+    cid = ctx.correlation_id
+    newer = services.delivery_newer_applied(delivery)
+    if newer is not None:
+        services.delivery_record(delivery, ShardDelivery.Status.SUPERSEDED, correlation_id=cid,
+                                 error=f"superseded: shard {delivery.shard.shard_id} holds or is sent version {newer}")
+        return {"status": "superseded", "newer": newer}
+    services.delivery_record(delivery, ShardDelivery.Status.SENDING, attempt=True, correlation_id=cid)
+    body = json.dumps(delivery.fan_out.snapshot, sort_keys=True, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "X-Correlation-ID": cid,
+               **sign(delivery.shard.signing_secret, body)}
+    last = ShardDelivery.Status.FAILED if ctx.is_last_attempt else ShardDelivery.Status.RETRYING
+    try:
+        answer = outbound.post(delivery.shard.apply_url, body, headers, timeout=settings.BRANDING_SHARD_TIMEOUT)
+    except outbound.OutboundRefused as exc:
+        services.delivery_record(delivery, ShardDelivery.Status.FAILED, error=f"refused: {exc}", correlation_id=cid)
+        raise PermanentError(f"shard {delivery.shard.shard_id}: {exc}") from None
+    except outbound.OutboundError as exc:
+        services.delivery_record(delivery, last, error=f"no answer: {exc}", correlation_id=cid)
+        raise
+    status = answer.status
+    if 200 <= status < 300:
+        services.delivery_record(delivery, ShardDelivery.Status.APPLIED, http_status=status, correlation_id=cid)
+        return {"status": "applied", "http_status": status}
+    if status == 409:  # the shard holds a newer version: the snapshot's apply_if
+        services.delivery_record(delivery, ShardDelivery.Status.SUPERSEDED, http_status=status, correlation_id=cid,
+                                 error="the shard holds a newer version")
+        return {"status": "superseded", "http_status": status}
+    error = f"HTTP {status}: {answer.body[:200].decode(errors='replace')}"
+    if status >= 500 or status in (408, 429):
+        services.delivery_record(delivery, last, http_status=status, error=error, correlation_id=cid)
+        raise ShardError(f"shard {delivery.shard.shard_id}: {error}")
+    services.delivery_record(delivery, ShardDelivery.Status.FAILED, http_status=status, error=error, correlation_id=cid)
+    raise PermanentError(f"shard {delivery.shard.shard_id}: {error}")

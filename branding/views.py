@@ -1,0 +1,77 @@
+"""The control panel's branding page: the form (errors beside the fields), a live preview of the embed
+(static/branding/branding.js), and the latest fan-out with each shard's status. Members may look; only
+the guild's admins may save or retry; another guild is a 404."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from branding import selectors, services
+from branding.forms import BrandingForm
+from branding.models import FanOut
+from jobs.errors import JobError
+from project.models import Guild
+from project.tenancy import guild_ids_for, is_guild_admin
+
+
+def _guild(request, slug):
+    guild = get_object_or_404(Guild, slug=slug)
+    if guild.pk not in guild_ids_for(request.user):
+        raise Http404("no such guild")
+    return guild
+
+
+@login_required
+def branding_page(request, slug):
+    guild = _guild(request, slug)
+    admin = is_guild_admin(request.user, guild.pk)
+    current = selectors.branding_for(guild)
+    form = BrandingForm(initial={f: getattr(current, f) for f in services.FIELDS} if current else None)
+    if request.method == "POST":
+        if not admin:
+            raise PermissionDenied("only the guild's admins may change its branding")
+        form = BrandingForm(request.POST)
+        if form.is_valid():
+            try:
+                services.branding_save(guild=guild, user=request.user, **form.cleaned_data)
+            except JobError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Saved; the bot's shards are being updated below.")
+                return HttpResponseRedirect(request.path)
+    return _page(request, guild, admin, form, current, status=400 if form.errors else 200)
+
+
+def _page(request, guild, admin, form, current, *, status=200):
+    fan_out = selectors.latest_fan_out(guild)
+    return render(request, "panel/branding.html", {
+        "guild": guild, "is_admin": admin, "form": form, "branding": current, "fan_out": fan_out,
+        "shards": selectors.fan_out_as_dict(fan_out)["shards"] if fan_out else [],
+    }, status=status)
+
+
+@login_required
+@require_GET
+def branding_status(request, slug):
+    guild = _guild(request, slug)
+    return JsonResponse({"fan_out": selectors.fan_out_as_dict(selectors.latest_fan_out(guild))})
+
+
+@login_required
+@require_POST
+def retry_failed(request, slug, fan_out_id):
+    guild = _guild(request, slug)
+    if not is_guild_admin(request.user, guild.pk):
+        raise PermissionDenied("only the guild's admins may retry a fan-out")
+    fan_out = get_object_or_404(FanOut, pk=fan_out_id, guild=guild)
+    try:
+        services.fan_out_retry_failed(fan_out=fan_out, actor=request.user)
+    except JobError as exc:
+        messages.error(request, exc.message)
+        return _page(request, guild, True, BrandingForm(), selectors.branding_for(guild), status=409)
+    messages.success(request, "Sending again to the shards that failed.")
+    return HttpResponseRedirect(reverse("branding:page", args=[guild.slug]))
