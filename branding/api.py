@@ -1,21 +1,20 @@
 """Control-panel API: save a guild's embed overrides and fan them out to the bot's shards."""
 
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
-from pydantic import Field, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictStr, field_validator
 
 from branding import selectors, services
 from branding.models import FanOut
 from jobs.api import ErrorOut, accepted
 from jobs.errors import JobError
-from project.api_auth import any_caller, refuse_metrics_token, session_user
-from project.tenancy import ADMIN_ROLES, guild_ids_for, membership
+from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token, session_user
+from project.tenancy import guild_ids_for
 
 router = Router(tags=["control panel"])
 
 
 class BrandingIn(Schema):
-    guild: StrictInt = Field(description="The guild's id")
+    guild: GuildRef = Field(description="The guild's id, or its slug")
     display_name: StrictStr = Field("", description=f"Embed author name, at most {services.MAX_DISPLAY_NAME} characters")
     color: StrictStr = Field("", description="Hex colour like #5865f2 (empty: no override)")
     footer_text: StrictStr = Field("", description=f"At most {services.MAX_FOOTER_TEXT} characters")
@@ -49,7 +48,7 @@ def save_branding(request, payload_in: BrandingIn):
     within 24 hours answers with the first save's job; the same key with other values is 422.
     """
     refuse_metrics_token(request)
-    guild = _guild_for_admin(request, payload_in.guild)
+    guild = guild_for_admin(request, payload_in.guild, may="change its branding")
     key = request.headers.get("Idempotency-Key", "")
     if len(key) > 100:
         raise JobError("Idempotency-Key is over 100 characters", field="Idempotency-Key")
@@ -76,17 +75,3 @@ def fan_out_status(request, fan_out_id: int):
     if not allowed:
         return Status(404, {"error": "not_found", "message": f"no fan-out {fan_out_id}"})
     return Status(200, {"guild": fan_out.guild_id, **selectors.fan_out_as_dict(fan_out)})
-
-
-def _guild_for_admin(request, guild_id):
-    token_guild = getattr(request, "token_guild", None)
-    if token_guild is not None:
-        if token_guild.pk != guild_id:
-            raise JobError("no such guild for this token", field="guild", code="not_found")
-        return token_guild
-    member = membership(request.user, guild_id)
-    if member is None:
-        raise JobError("no such guild among yours", field="guild", code="not_found")
-    if member.role not in ADMIN_ROLES:
-        raise HttpError(403, "only the guild's admins may change its branding")
-    return member.guild

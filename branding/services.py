@@ -271,8 +271,15 @@ def fan_out_finish(fan_out: FanOut) -> str:
         open_ = c["pending"] + c["sending"] + c["retrying"]
         if not open_:
             status = FanOut.Status.FAILED if c["failed"] else FanOut.Status.APPLIED
-            FanOut.objects.filter(pk=fan_out.pk).exclude(status=FanOut.Status.SUPERSEDED).update(
+            changed = FanOut.objects.filter(pk=fan_out.pk).exclude(status__in=[FanOut.Status.SUPERSEDED, status]).update(
                 status=status, finished_at=timezone.now())
+            if changed and status == FanOut.Status.APPLIED:
+                # The guild's webhooks subscribed to "branding.applied" hear of it (in this transaction).
+                from notifications.services import event_publish
+
+                event_publish(guild=fan_out.guild_id, event="branding.applied",
+                              correlation_id=fan_out.correlation_id or None,
+                              data={"version": fan_out.version, "fan_out_id": fan_out.pk, "shards": c["applied"]})
             audit_event_record(action=f"branding.fan_out_{status}", resource_type="branding_fan_out",
                                resource_id=fan_out.pk, guild=fan_out.guild_id,
                                correlation_id=fan_out.correlation_id or None,

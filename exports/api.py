@@ -1,22 +1,16 @@
 """Control-panel API: ask for an analytics export."""
 
 from datetime import date
-from typing import Annotated
 
 from ninja import Router, Schema
-from ninja.errors import HttpError
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from exports import services
 from jobs.api import ErrorOut, accepted
 from jobs.errors import JobError
-from project.api_auth import any_caller, refuse_metrics_token
-from project.tenancy import ADMIN_ROLES, membership
+from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token
 
 router = Router(tags=["control panel"])
-
-
-GuildRef = StrictInt | Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]{1,50}$")]
 
 
 class ExportIn(Schema):
@@ -45,7 +39,7 @@ def request_export(request, export_in: ExportIn):
     within 24 hours answers with the first export's job.
     """
     refuse_metrics_token(request)
-    guild = _guild_for_admin(request, export_in.guild)
+    guild = guild_for_admin(request, export_in.guild, may="export its analytics")
     key = request.headers.get("Idempotency-Key", "")
     if len(key) > 100:
         raise JobError("Idempotency-Key is over 100 characters", field="Idempotency-Key")
@@ -55,17 +49,3 @@ def request_export(request, export_in: ExportIn):
         metrics=export_in.metrics, idempotency_key=key,
     )
     return accepted(request, export.job, export_id=export.pk)
-
-
-def _guild_for_admin(request, guild_id):
-    token_guild = getattr(request, "token_guild", None)
-    if token_guild is not None:
-        if guild_id not in (token_guild.pk, token_guild.slug):
-            raise JobError("no such guild for this token", field="guild", code="not_found")
-        return token_guild
-    member = membership(request.user, guild_id)
-    if member is None:
-        raise JobError("no such guild among yours", field="guild", code="not_found")
-    if member.role not in ADMIN_ROLES:
-        raise HttpError(403, "only the guild's admins may export its analytics")
-    return member.guild

@@ -6,15 +6,18 @@ needs, so the answers tell a caller what is wrong: no valid credentials is a 401
 with ``WWW-Authenticate``), valid credentials without the right is a 403 naming the right.
 """
 
+import re
 import secrets
+from typing import Annotated
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.middleware.csrf import CsrfViewMiddleware
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import BeforeValidator, Field, StrictInt
 
-from project.tenancy import api_token_guild
+from project.tenancy import ADMIN_ROLES, api_token_guild, membership
 
 # What a 401 answers in its WWW-Authenticate header (RFC 6750); a refused token adds error="invalid_token".
 CHALLENGE = 'Bearer realm="jobdesk"'
@@ -99,3 +102,37 @@ def refuse_metrics_token(request):
     """The metrics token reads queue health and /metrics, nothing else: 403 elsewhere."""
     if request.auth == METRICS:
         raise HttpError(403, "the metrics token may only read queue health and /metrics")
+
+
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+
+
+def _guild_ref(value):
+    """One error naming ``guild`` (not each member of the union) for a value that is neither."""
+    is_id = isinstance(value, int) and not isinstance(value, bool)
+    if not (is_id or (isinstance(value, str) and _SLUG.fullmatch(value))):
+        raise ValueError("must be the guild's id (a whole number) or its slug")
+    return value
+
+
+# A guild in a request body: its id, or its slug.
+GuildRef = Annotated[StrictInt | Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]{1,50}$")], BeforeValidator(_guild_ref)]
+
+
+def guild_for_admin(request, guild_ref, *, may="change it"):
+    """The guild ``guild_ref`` (id or slug) names, if the caller administers it: the guild's API token, or
+    a session of one of its admins. Another guild, or none, is a 404 naming ``guild`` (as if it did not
+    exist); a member who is not an admin is a 403 saying only admins ``may``."""
+    from jobs.errors import JobError
+
+    token_guild = getattr(request, "token_guild", None)
+    if token_guild is not None:
+        if guild_ref not in (token_guild.pk, token_guild.slug):
+            raise JobError("no such guild for this token", field="guild", code="not_found")
+        return token_guild
+    member = membership(request.user, guild_ref)
+    if member is None:
+        raise JobError("no such guild among yours", field="guild", code="not_found")
+    if member.role not in ADMIN_ROLES:
+        raise HttpError(403, f"only the guild's admins may {may}")
+    return member.guild

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 JOBS, EXPORT = "/api/jobs", "/api/control-panel/analytics/export"
 # Invalid in every field: were they parsed and validated first, the answer would be a 400 or 422.
 INVALID = {JOBS: {"job_type": "", "payload": [1], "priority": "now"},
-           EXPORT: {"guild": "mine", "format": 7, "start": "January", "metrics": []}}
+           EXPORT: {"guild": "not a slug!", "format": 7, "start": "January", "metrics": []}}
 
 
 def padded(body, size):

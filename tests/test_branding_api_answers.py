@@ -79,7 +79,7 @@ def test_others_are_refused_and_nothing_is_written(world, who, status):
     ("color", "blue"), ("color", "#12345"), ("color", "#GGGGGG"),
     ("display_name", "x" * 257), ("footer_text", "x" * 2049),
     ("icon_url", "http://cdn.example.com/i.png"), ("icon_url", "javascript:alert(1)"), ("icon_url", "https://"),
-    ("color", 5), ("guild", "mine"),
+    ("color", 5), ("guild", "not a slug!"), ("guild", 1.5),
 ])
 def test_bad_fields_are_422_naming_the_field(world, field, value):
     response = post(as_user(world["admin"]), body(world["mine"], **{field: value}))

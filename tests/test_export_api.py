@@ -80,7 +80,8 @@ def test_a_guild_token_acts_for_its_guild_only_until_revoked(world):
     ({"metrics": ["messages", "gold"]}, 400, "metrics"),
     ({"metrics": []}, 422, "metrics"),
     ({"start": "January"}, 422, "start"),
-    ({"guild": "mine"}, 422, "guild"),
+    ({"guild": "not a slug!"}, 422, "guild"),  # the id or the slug only
+    ({"guild": 1.5}, 422, "guild"),
 ])
 def test_bad_input_is_refused_naming_the_field(world, overrides, status, field):
     response = post(as_user(world["admin"]), body(world["mine"], **overrides))
