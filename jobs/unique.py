@@ -46,9 +46,11 @@ from jobs.statements import db_value
 
 WAITING, ACTIVE, PERIOD = "waiting", "active", "period"
 # The statuses each scope's index covers (migration 0009 declares the same conditions).
+# Word for word (and term for term, in order) the partial unique indexes' conditions of migration 0009:
+# SQLite matches an ON CONFLICT target to a partial index only when its WHERE terms come in the same order.
 _CONDITIONS = {
-    WAITING: "unique_scope = 'waiting' AND status IN ('pending', 'queued') AND attempts = 0",
-    ACTIVE: "unique_scope = 'active' AND status IN ('pending', 'queued', 'running', 'retrying')",
+    WAITING: "attempts = 0 AND status IN ('pending', 'queued') AND unique_scope = 'waiting'",
+    ACTIVE: "status IN ('pending', 'queued', 'running', 'retrying') AND unique_scope = 'active'",
 }
 _TRIES = 5
 

@@ -47,6 +47,14 @@ def start_private_redis():
     return f"unix://{server.socket_file}?db=0", server.shutdown
 
 
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def main():
     VAR_DIR.mkdir(exist_ok=True)
     os.environ.setdefault("DEBUG", "true")
@@ -56,6 +64,13 @@ def main():
     if not (os.environ.get("QUEUE_REDIS_URL") or os.environ.get("REDIS_URL")):
         os.environ["REDIS_URL"], stop_redis = start_private_redis()
         print(f"make run: private Redis at {os.environ['REDIS_URL']}")
+
+    # make run's demo shards and webhook receiver (project.demo_peers) listen on this machine: let
+    # jobdesk's outbound requests reach loopback, which production refuses.
+    demo_port = _free_port()
+    os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32")
+    os.environ.setdefault("DEMO_SHARD_SECRET", secrets.token_urlsafe(24))
+    os.environ["DEMO_WEBHOOK_SECRET_FILE"] = str(VAR_DIR / "demo-webhook-secret")
 
     import django
     from django.conf import settings
@@ -68,7 +83,9 @@ def main():
         password_file.write_text(secrets.token_urlsafe(12))
         password_file.chmod(0o600)
     password = password_file.read_text().strip()
-    call_command("jobs_demo", password=password)
+    demo_peers = subprocess.Popen([sys.executable, "-m", "project.demo_peers", str(demo_port)], cwd=BASE_DIR)
+    call_command("jobs_demo", password=password, peers_url=f"http://127.0.0.1:{demo_port}",
+                 webhook_secret_file=os.environ["DEMO_WEBHOOK_SECRET_FILE"])
 
     port = os.environ.get("PORT", "8000")
     python = sys.executable
@@ -79,6 +96,7 @@ def main():
         # The production worker pool: QUEUE_CONCURRENCY_<DOMAIN> workers per domain, restarted if they die.
         subprocess.Popen([python, manage, "jobs_workers", "--grace", "5", "--worker-ttl", "30"]),
         subprocess.Popen([python, manage, "rqscheduler", "--queue", queues[0]]),
+        demo_peers,
     ]
     print(
         "\n"
@@ -86,6 +104,7 @@ def main():
         f"  log in as:            admin / {password}\n"
         f"  RQ dashboard:         http://127.0.0.1:{port}/admin/django-rq/\n"
         f"  control panel:        http://127.0.0.1:{port}/panel/  (same login)\n"
+        f"  demo shards, webhook: http://127.0.0.1:{demo_port}/ (their lines below: a branding fan-out, a delivery)\n"
         "  Ctrl-C stops the web server, the workers, the scheduler and the private Redis.\n",
         flush=True,
     )

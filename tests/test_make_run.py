@@ -78,6 +78,12 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_run):
     final = statuses(db)
     assert final.get("canceled") == 1 and final.get("queued", 0) >= 1  # the delayed one waits its hour
 
+    # The demo branding save reaches both demo shards, signed; then the demo webhook hears of it.
+    wait_for(lambda: "demo webhook receiver: branding.applied" in output(log), timeout=60,
+             message="the demo fan-out and its webhook delivery")
+    for shard in (1, 2):
+        assert f"demo shard {shard}: applied branding version 1 for guild 1 (signature verified)" in output(log)
+
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal signals the whole process group
     assert proc.wait(30) == 0
     time.sleep(0.5)

@@ -126,3 +126,15 @@ def test_the_api_answers_200_with_the_existing_job(staff_user):
     assert JobRecord.objects.filter(job_type="test.unique_active").count() == 1
     status = client.get(second.json()["status_url"]).json()
     assert status["unique"] == {"key": JobRecord.objects.get().unique_key, "scope": "active", "until": None}
+
+
+def test_the_conflict_targets_match_the_indexes_word_for_word():
+    """SQLite (make run) takes an ON CONFLICT target only if its WHERE has the index's terms in order."""
+    import importlib
+
+    from jobs import unique
+
+    migration = importlib.import_module("jobs.migrations.0009_unique_and_options")
+    conditions = {name: condition for name, _, _, condition in migration.INDEXES}
+    assert unique._CONDITIONS[unique.WAITING] == conditions["job_unique_waiting"]
+    assert unique._CONDITIONS[unique.ACTIVE] == conditions["job_unique_active"]

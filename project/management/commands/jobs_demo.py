@@ -20,8 +20,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", required=True)
+        parser.add_argument("--peers-url", default="", help="make run's demo shards and webhook receiver")
+        parser.add_argument("--webhook-secret-file", default="", help="where the demo receiver reads its secret")
 
-    def handle(self, *args, password, **options):
+    def handle(self, *args, password, peers_url, webhook_secret_file, **options):
         User = get_user_model()
         admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
         admin.is_staff = admin.is_superuser = True
@@ -31,8 +33,12 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(user=admin, guild=guild, defaults={"role": Membership.Role.OWNER})
         if not AnalyticsEvent.objects.filter(guild=guild).exists():
             self._analytics(guild)
-        if JobRecord.objects.exists():
-            return
+        if not JobRecord.objects.exists():
+            self._jobs(guild, admin)
+        if peers_url:
+            self._peers(guild, admin, peers_url, webhook_secret_file)
+
+    def _jobs(self, guild, admin):
         with correlation.bind(correlation.new_id()), transaction.atomic():
             enqueue_many("audit.record_event", [
                 {"action": "demo.member_joined", "resource_type": "member", "resource_id": str(n), "guild_id": guild.pk}
@@ -58,3 +64,35 @@ class Command(BaseCommand):
                            dimensions={"channel": rng.choice(["general", "memes", "help"])})
             for hour in range(24 * 30) for kind in METRICS if rng.random() < 0.4
         ], batch_size=2000)
+
+    def _peers(self, guild, admin, peers_url, webhook_secret_file):
+        """Two shards and a webhook endpoint at make run's demo peers (their port changes at every run),
+        and, the first time, a branding save: its fan-out reaches both shards, then the webhook hears
+        "branding.applied"."""
+        import os
+        from pathlib import Path
+
+        from branding.models import BotShard, GuildBranding
+        from branding.services import branding_save
+        from notifications.models import WebhookEndpoint
+        from notifications.services import webhook_endpoint_create
+
+        for n in (1, 2):
+            BotShard.objects.update_or_create(shard_id=n, defaults={
+                "base_url": f"{peers_url}/shard/{n}/", "signing_secret": os.environ["DEMO_SHARD_SECRET"],
+                "enabled": True})
+        url = f"{peers_url}/webhook"
+        endpoint = WebhookEndpoint.objects.filter(guild=guild, url__endswith="/webhook").first()
+        secret_file = Path(webhook_secret_file)
+        if endpoint is None or not secret_file.exists():
+            WebhookEndpoint.objects.filter(guild=guild, url__endswith="/webhook").delete()
+            endpoint, secret = webhook_endpoint_create(guild=guild, url=url, events=["branding.applied", "job.dead",
+                                                                                      "export.ready"])
+            secret_file.write_text(secret)
+            secret_file.chmod(0o600)
+        else:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=url, enabled=True, disabled_reason="")
+        if not GuildBranding.objects.filter(guild=guild).exists():
+            with transaction.atomic():
+                branding_save(guild=guild, user=admin, display_name="Demo bot", color="#5865F2",
+                              footer_text="sent by make run", icon_url="")
