@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run services test bench bench-peers bench-admin bench-export bench-chaos check clean
+.PHONY: install run services test bench bench-enqueue bench-memory bench-peers bench-admin bench-export bench-chaos check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) QUEUE_NAMESPACE=jdbench \
 	JOBS_TASK_MODULES=bench.jobtypes \
 	$(BIN)/python bench/throughput.py $(BENCH_ARGS)
+
+# Enqueue in a view's transaction, from 8 producers and alone, beside bare RQ (bench/enqueue.py).
+bench-enqueue: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/enqueue.py $(BENCH_ARGS)
+
+# The default worker's memory over 100,000 jobs, recycled and not (bench/worker_memory.py).
+bench-memory: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python bench/worker_memory.py $(BENCH_ARGS)
 
 # jobdesk beside bare RQ, Celery and Dramatiq end to end (bench/peers.py). The peers are the optional
 # `bench` dependencies, installed here only; the bench uses its own database and Redis db, flushed.

@@ -35,9 +35,12 @@ joined 3% and left 2%, with channel and user ids, emoji, commands or invites in 
    requests/s, p50, p99, max, non-202 answers and this process's CPU. Every 202 made an Export and a
    queued job (no worker runs then), which is checked. Goals: p99 < 50 ms, no answer but 202.
    That closed loop keeps every client waiting on the server, so its latency is the queue in front of
-   two workers (p50 ~ 50 / capacity). Then, for each of ``--rates`` (100 and 200 requests/s), the same
-   50 clients in an open loop: requests due at that total rate for ``--open-seconds``, latency counted
-   from when each was due: what 50 clients see when the server is not saturated.
+   two workers (p50 ~ 50 / capacity): its rate is the endpoint's capacity. The same closed loop then
+   POSTs the same body to a bare Django view served by the same gunicorn (bench/bare_endpoint.py:
+   validate the body, check the guild exists, enqueue to RQ): the capacity ratio's yardstick (goal
+   >= 0.7). Then an open loop at 80% of the endpoint's capacity (``--rates`` to choose rates): requests
+   due at that total rate, sent by the 50 clients, latency counted from when each was due (no
+   coordinated omission): goal p99 < 50 ms; and the bare view at 80% of its own capacity beside it.
 """
 
 import argparse
@@ -70,6 +73,7 @@ FORBIDDEN_REDIS_DBS = {11, 13, 14}  # the admin bench's, the throughput bench's,
 ROWS_GOAL, RSS_GOAL_MB, P99_GOAL_MS = 50_000, 200, 50
 FORMATS = ("csv", "jsonl", "xlsx")
 API_PATH = "/api/control-panel/analytics/export"
+BARE_PATH = "/bench/bare-export"  # bench/bare_endpoint.py
 KINDS = {"messages": 55, "reactions": 20, "commands": 12, "voice_minutes": 8, "members_joined": 3, "members_left": 2}
 HOUR_WEIGHTS = [3, 2, 1, 1, 1, 1, 2, 3, 4, 5, 5, 6, 6, 6, 6, 7, 8, 9, 10, 11, 11, 10, 7, 5]
 EXTRA = {  # kind: (dimension, its values) beside channel_id and user_id
@@ -88,8 +92,9 @@ def parse_args():
     add("--requests", type=int, help="POSTs to the export endpoint (2,000; quick 300)")
     add("--clients", type=int, default=50, help="concurrent HTTP clients (50)")
     add("--duration", type=float, default=120, help="stop the load after this many seconds (120)")
-    add("--rates", type=lambda v: [float(r) for r in v.split(",") if r], default=[100.0, 200.0],
-        help="open-loop runs after the closed one: total requests/s offered by the clients (100,200)")
+    add("--rates", type=lambda v: [float(r) for r in v.split(",") if r], default=[],
+        help="open-loop runs after the closed ones: total requests/s offered by the clients "
+             "(default: 80%% of the endpoint's measured capacity, and the bare view at 80%% of its own)")
     add("--open-seconds", type=float, help="length of each open-loop run (8; quick 3)")
     add("--endpoint-only", action="store_true", help="measure the enqueue endpoint only, no exports")
     add("--reuse", action="store_true", help="skip seeding when the bench guilds already hold those rows")
@@ -272,8 +277,10 @@ def start_gunicorn(log_dir):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [str(Path(sys.executable).with_name("gunicorn")), "project.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}  # the project's, plus the bare view
     with open(Path(log_dir) / "gunicorn.log", "wb") as log:
-        proc = subprocess.Popen(command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -299,7 +306,7 @@ def stop_gunicorn(proc):
             proc.wait()
 
 
-def load(port, token, guild, clients, requests, duration, rate=None):
+def load(port, token, guild, clients, requests, duration, rate=None, path=API_PATH):
     """``clients`` threads POST until ``requests`` are sent or ``duration`` seconds have passed.
 
     Closed loop (no ``rate``): each client sends its next request as soon as it has the answer. Open
@@ -328,7 +335,7 @@ def load(port, token, guild, clients, requests, duration, rate=None):
                 time.sleep(due - time.perf_counter())
             started = due if due is not None else time.perf_counter()
             try:
-                conn.request("POST", API_PATH, body, headers)
+                conn.request("POST", path, body, headers)
                 response = conn.getresponse()
                 response.read()
                 status, close = response.status, response.getheader("Connection", "").lower() == "close"
@@ -350,7 +357,7 @@ def load(port, token, guild, clients, requests, duration, rate=None):
     for thread in threads:
         thread.join()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return {"clients": clients, "offered": rate, "requests": len(latencies), "rate": len(latencies) / elapsed,
+    return {"path": path, "clients": clients, "offered": rate, "requests": len(latencies), "rate": len(latencies) / elapsed,
             "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "max": max(latencies),
             "statuses": statuses, "closed": closed[0], "seconds": elapsed, "client_cpu": cpu / elapsed}
 
@@ -364,19 +371,25 @@ def endpoint_run(guild, args, log_dir):
     _, token = api_token_create(guild=guild, name="export bench")
     proc, port = start_gunicorn(log_dir)
     try:
-        runs = [load(port, token, guild, 2, 20, 30)]  # untimed: each gunicorn worker's first requests
+        runs = [load(port, token, guild, 2, 20, 30), load(port, token, guild, 2, 20, 30, path=BARE_PATH)]  # untimed
         runs.append(load(port, token, guild, 1, min(200, args.requests), args.duration))
-        runs.append(load(port, token, guild, args.clients, args.requests, args.duration))
-        for rate in args.rates:
+        capacity = load(port, token, guild, args.clients, args.requests, args.duration)
+        bare = load(port, token, guild, args.clients, args.requests, args.duration, path=BARE_PATH)
+        runs += [capacity, bare]
+        for rate in args.rates or [0.8 * capacity["rate"]]:
             runs.append(load(port, token, guild, args.clients, int(rate * args.open_seconds), args.duration, rate=rate))
+        if not args.rates:  # the yardstick at 80% of its own capacity
+            rate = 0.8 * bare["rate"]
+            runs.append(load(port, token, guild, args.clients, int(rate * args.open_seconds), args.duration, rate=rate,
+                             path=BARE_PATH))
     finally:
         stop_gunicorn(proc)
-    accepted = sum(run["statuses"][202] for run in runs)
+    accepted = sum(run["statuses"][202] for run in runs if run["path"] == API_PATH)
     exports = Export.objects.filter(guild=guild).count()
     queued = JobRecord.objects.filter(guild=guild, status="queued").count()
     if not exports == queued == accepted:
         raise SystemExit(f"endpoint: {accepted} answers 202, but {exports} exports and {queued} queued jobs")
-    return runs[1:]
+    return runs[2:]
 
 
 # --- report -------------------------------------------------------------------------------------------
@@ -408,16 +421,26 @@ def report_endpoint(endpoint):
     print(f"\nPOST {API_PATH}, gunicorn -w 2 (sync workers)")
     print(f"{'clients':>7} {'loop':>12} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'non-202':>7} {'client CPU':>10}   goal")
-    closed = [e for e in endpoint if not e["offered"]][-1]
+    closed = [e for e in endpoint if not e["offered"] and e["path"] == API_PATH][-1]
+    bare_closed = [e for e in endpoint if not e["offered"] and e["path"] == BARE_PATH][-1]
     for e in endpoint:
+        if e["path"] == BARE_PATH:
+            loop = f"open {e['offered']:,.0f}/s" if e["offered"] else "closed"
+            print(f"{e['clients']:7} {loop:>12} {e['requests']:8,} {e['rate']:7.1f} {e['p50']:7.1f} {e['p99']:7.1f} "
+                  f"{e['max']:7.1f} {sum(n for st, n in e['statuses'].items() if st != 202):7} "
+                  f"{e['client_cpu']:9.0%}   (bare view: validate + RQ enqueue)")
+            continue
         bad = sum(n for status, n in e["statuses"].items() if status != 202)
         misses = [w for w, miss in ((f"p99 >= {P99_GOAL_MS} ms", e["p99"] >= P99_GOAL_MS), ("non-202", bad)) if miss]
         verdict = "MISSED: " + ", ".join(misses) if misses else "ok"
-        goal = verdict if e is closed else "(alone)" if e["clients"] == 1 else f"(open loop: {verdict})"
+        goal = "(capacity)" if e is closed else "(alone)" if e["clients"] == 1 else f"open loop: {verdict}"
         loop = f"open {e['offered']:,.0f}/s" if e["offered"] else "closed"
         print(f"{e['clients']:7} {loop:>12} {e['requests']:8,} {e['rate']:7.1f} {e['p50']:7.1f} {e['p99']:7.1f} "
               f"{e['max']:7.1f} {bad:7} {e['client_cpu']:9.0%}   {goal}")
-    print(f"goals: p99 < {P99_GOAL_MS} ms, only 202 answers (client CPU: this process, 100% = one core)\n"
+    print(f"capacity: endpoint {closed['rate']:.0f} req/s, bare view {bare_closed['rate']:.0f} req/s, ratio "
+          f"{closed['rate'] / bare_closed['rate']:.2f} (goal >= 0.70)")
+    print(f"goals: p99 < {P99_GOAL_MS} ms open-loop at 80% of capacity, only 202 answers "
+          "(client CPU: this process, 100% = one core)\n"
           "closed: each client sends again as soon as it is answered, so p50 ~ clients / capacity (Little's law);\n"
           "open: requests due at a fixed total rate, latency counted from when each was due")
 
