@@ -161,9 +161,10 @@ def _write(records, insert):
     """Insert ``records`` (by calling ``insert``), announce them, and dispatch them once the caller's
     transaction commits (at once in autocommit, where the INSERT alone is the transaction when nothing
     listens)."""
-    with states.change_scope():
+    changes = {(record.status, record.job_type) for record in records}
+    with states.change_scope(*changes):
         insert()
-        if states.has_listeners():
+        if any(states.has_listeners(*change) for change in changes):
             _announce_enqueued(records)
     transaction.on_commit(lambda: dispatch(records))
 
@@ -172,14 +173,15 @@ def _write_unique(records):
     """Insert each of a unique type's ``records`` unless another record holds its key; the result has,
     in order, the new record or that holder (``created`` False). Only new records are dispatched."""
     result = []
-    with states.change_scope():
+    changes = {(record.status, record.job_type) for record in records}
+    with states.change_scope(*changes):
         for record in records:
             holder = unique.insert(record)
             if holder is not None:
                 holder.created = False
             result.append(holder or record)
         created = [record for record in result if record.created]
-        if created and states.has_listeners():
+        if created and any(states.has_listeners(*change) for change in changes):
             _announce_enqueued(created)
     if created:
         transaction.on_commit(lambda: dispatch(created))

@@ -17,10 +17,10 @@ a worker and the reconciler, racing for the same change: exactly one UPDATE matc
 details) in the same UPDATE, and sends ``job_state_changed`` inside its transaction.
 
 Cost: on PostgreSQL the audit log follows the ledger by trigger (``audit`` migration 0003), so when no
-receiver listens to ``job_state_changed`` a change is one statement, which is its own transaction in
-autocommit: no BEGIN, no COMMIT, no audit INSERT of its own. The runner's claim and finish are one
-statement each there too (``jobs.statements``). A receiver, when there is one, gets the change inside
-an atomic block with the write.
+receiver acts on a change (``jobs.signals.listen`` says which changes each one wants) the change is one
+statement, which is its own transaction in autocommit: no BEGIN, no COMMIT, no audit INSERT of its own.
+The runner's claim and finish are one statement each there too (``jobs.statements``). A receiver that
+wants the change gets it inside an atomic block with the write.
 """
 
 import functools
@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from jobs import batches, statements, waiting
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Outcome, Status
-from jobs.signals import StateChange, job_state_changed
+from jobs.signals import StateChange, is_wanted, job_state_changed
 from project import correlation
 
 # to-state: the from-states it may be reached from
@@ -80,14 +80,17 @@ def announce(changes):
         job_state_changed.send(sender=JobRecord, changes=changes)
 
 
-def has_listeners():
-    return job_state_changed.has_listeners(JobRecord)
+def has_listeners(to, job_type):
+    """Whether a receiver of ``job_state_changed`` acts on a change of ``job_type`` (None: any) to ``to``."""
+    return is_wanted(to, job_type)
 
 
-def change_scope():
-    """Where a change's writes go: an atomic block when a receiver will write beside them, else none
-    (one statement in autocommit is a transaction by itself; inside a caller's block it joins it)."""
-    return transaction.atomic(savepoint=False) if has_listeners() else nullcontext()
+def change_scope(*changes):
+    """Where the writes of ``changes`` (``(to, job_type)`` pairs) go: an atomic block when a receiver will
+    write beside them, else none (one statement in autocommit is a transaction by itself; inside a
+    caller's block it joins it)."""
+    wanted = any(has_listeners(to, job_type) for to, job_type in changes)
+    return transaction.atomic(savepoint=False) if wanted else nullcontext()
 
 
 def status_note(correlation_id, *, reason="", actor_id=None, data=None):
@@ -111,7 +114,7 @@ def transition(record, to, *, expected, actor_id=None, reason="", data=None, att
     """
     expected = _check(expected, to)
     values = _change_values(record, to, timezone.now(), actor_id=actor_id, reason=reason, data=data, fields=fields)
-    with change_scope():
+    with change_scope((to, record.job_type)):
         rows = JobRecord.objects.filter(pk=record.pk, status__in=expected)
         if attempt is not None:
             rows = rows.filter(attempts=attempt)
@@ -155,7 +158,7 @@ def start_attempt(record_id, *, worker):
     now = timezone.now()
     expected = sorted(_check({Status.PENDING, Status.QUEUED, Status.RETRYING}, Status.RUNNING))
     note = status_note(None, data={"worker": worker})
-    with change_scope():
+    with change_scope((Status.RUNNING, None)):
         if connection.vendor == "postgresql":
             record, attempt = statements.claim(record_id, worker=worker, now=now, expected=expected, note=note)
         else:
@@ -212,7 +215,7 @@ def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", er
     if connection.vendor == "postgresql":
         _check({Status.RUNNING}, to)
         values = _change_values(record, to, now, actor_id=actor_id, reason=reason, data=data, fields=fields)
-        with change_scope():
+        with change_scope((to, record.job_type)):
             if not statements.finish(record.pk, attempt.pk, number=attempt.number, record_values=values,
                                      attempt_values=closed):
                 return False

@@ -9,13 +9,18 @@ import logging
 
 from django.db import transaction
 
-from jobs.signals import job_state_changed
+from jobs.signals import listen
 
 log = logging.getLogger(__name__)
 
 
 def connect():
-    job_state_changed.connect(on_job_state_changed, dispatch_uid="notifications.job_state_changed")
+    listen(on_job_state_changed, dispatch_uid="notifications.job_state_changed", wants=wants)
+
+
+def wants(new_status, job_type):
+    """The changes ``on_job_state_changed`` acts on (``jobs.signals.listen``)."""
+    return new_status == "dead" or (new_status == "succeeded" and job_type in (None, "exports.generate"))
 
 
 def on_job_state_changed(sender, changes, **kwargs):

@@ -76,7 +76,7 @@ def test_a_job_that_does_not_end_in_time_returns_at_the_timeout_with_its_status(
 
     started = time.monotonic()
     assert record.wait(timeout=1).status == Status.RUNNING
-    assert 1.0 <= time.monotonic() - started < 1.3
+    assert 1.0 <= time.monotonic() - started < 2.5  # at its timeout, not at the job's end (3 s)
 
     assert record.wait(timeout=10).status == Status.SUCCEEDED
     assert record.result == {"slept": 3}
@@ -121,7 +121,7 @@ def test_the_api_long_poll_answers_at_its_timeout_with_the_current_status(world)
     client.force_login(world["admin"])
     started = time.monotonic()
     response = client.get(f"/api/jobs/{record.pk}?wait=0.5")
-    assert 0.5 <= time.monotonic() - started < 0.8
+    assert 0.5 <= time.monotonic() - started < 5  # at its timeout: the job never ends here
     assert response.status_code == 200 and response.json()["status"] == "queued"
 
 
@@ -132,7 +132,7 @@ def test_another_guilds_job_is_a_404_without_waiting(world):
     started = time.monotonic()
     response = client.get(f"/api/jobs/{record.pk}?wait=30")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5, "refused at once, not after the 30 s wait"
 
 
 def test_a_wait_outside_0_to_30_seconds_is_refused_naming_wait(world):
@@ -144,7 +144,7 @@ def test_a_wait_outside_0_to_30_seconds_is_refused_naming_wait(world):
         response = client.get(f"/api/jobs/{record.pk}?wait={wait}")
         assert 400 <= response.status_code < 500, wait
         assert "wait" in response.json()["field"], wait
-        assert time.monotonic() - started < 0.5, wait
+        assert time.monotonic() - started < 5, wait  # refused at once, not after a wait
 
 
 @pytest.mark.parametrize("timeout", [-1, 3601, float("inf"), float("nan"), None, "10", True])
@@ -166,4 +166,4 @@ def test_with_redis_down_a_staff_cancel_still_works_and_its_waiter_returns(priva
     assert JobRecord.objects.get(pk=record.pk).status == Status.CANCELED
     started = time.monotonic()
     assert waiter.result().status == Status.CANCELED
-    assert time.monotonic() - started < 1.5, "without Redis the waiter reads the ledger once a second"
+    assert time.monotonic() - started < 4, "without Redis the waiter reads the ledger once a second, not at its 10 s timeout"
