@@ -262,3 +262,61 @@ class Schedule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# Run and wait times are counted in these buckets (upper bounds, milliseconds, exclusive; the last bucket
+# holds everything from 300 s up): log-spaced 1-2-5 steps, so a percentile read from them is within one
+# step of the true value whatever the job's scale. ``jobs.rollups`` fills them; changing the bounds needs
+# a migration (the buckets are columns, so that a day's rows sum in SQL).
+DURATION_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000)
+N_DURATION_BUCKETS = len(DURATION_BUCKETS_MS) + 1
+
+
+class JobMinuteStat(models.Model):
+    """What finished in one minute, per queue and job type: the rollup the queues page's charts read, so
+    that a page view never scans the ledger (``jobs.rollups`` writes it from the ledger's indexes).
+
+    Counted by attempt, in the minute the attempt ended: ``succeeded`` attempts, ``failed`` attempts (an
+    error, a timeout or a lost worker, whether or not the job was retried after it) and, of those,
+    ``dead`` (the job's last attempt, which left it dead). Run time is the attempt's (start to end; lost
+    attempts have none: their end is when the loss was found); queue wait is from when the attempt could
+    start (enqueued, its ``run_at``, a staff retry, or the end of the previous attempt's backoff) to its
+    start. ``run_<i>``/``wait_<i>`` count attempts per duration bucket (``DURATION_BUCKETS_MS``).
+    """
+
+    minute = models.DateTimeField(help_text="Start of the minute (UTC).")
+    queue = models.CharField(max_length=100)
+    job_type = models.CharField(max_length=100)
+    succeeded = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    dead = models.IntegerField(default=0)
+    run_count = models.IntegerField(default=0)
+    run_ms = models.BigIntegerField(default=0, help_text="Sum of run times, ms.")
+    wait_count = models.IntegerField(default=0)
+    wait_ms = models.BigIntegerField(default=0, help_text="Sum of queue waits, ms.")
+
+    class Meta:
+        # One index serves everything: the aggregation's upsert, the charts' reads of the last hour or day
+        # (a range on ``minute``) and the rollup's retention.
+        constraints = [models.UniqueConstraint(fields=["minute", "queue", "job_type"], name="job_minute_stat_key")]
+
+    def __str__(self):
+        return f"{self.queue} {self.job_type} {self.minute:%Y-%m-%d %H:%M}"
+
+
+for _i in range(N_DURATION_BUCKETS):
+    JobMinuteStat.add_to_class(f"run_{_i}", models.IntegerField(default=0))
+for _i in range(N_DURATION_BUCKETS):
+    JobMinuteStat.add_to_class(f"wait_{_i}", models.IntegerField(default=0))
+
+
+class RollupMark(models.Model):
+    """How far ``jobs.rollups`` has counted: attempts that ended up to ``through`` are in ``JobMinuteStat``.
+    One row; an aggregation pass holds its lock, so two passes never count the same attempt."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    through = models.DateTimeField()
+    ran_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} through {self.through}"

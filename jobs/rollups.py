@@ -1,0 +1,244 @@
+"""The charts' rollup: what finished per minute, per queue and job type (``JobMinuteStat``), kept cheap
+so that the queues page never scans the ledger.
+
+Written by an aggregation pass, not by the runner: a job's run costs no extra statement. The scheduler's
+tick (``jobs.maintenance.system_tick``) runs a pass every ``JOBS_ROLLUP_INTERVAL`` seconds; a pass counts
+the attempts that ended after the high-water mark (``RollupMark.through``) and up to
+``JOBS_ROLLUP_LAG`` seconds ago (an attempt's end is stamped before its statement commits; the lag lets
+it commit before its minute is counted), then moves the mark, in one transaction that holds the mark's
+row lock: two passes never count an attempt twice, and a crashed pass counts nothing. It reads through
+indexes the ledger already has: succeeded attempts through their records' ``succeeded_at``
+(``job_succeeded_idx``), failed ones through ``attempt_failed_idx`` (ended_at); both are range scans over
+one interval, whatever the size of the ledger. The first pass starts one day back (the day chart is
+full at once); a pass after a long stop catches up an hour per transaction.
+
+What is counted, per minute of the attempt's end (see ``JobMinuteStat``): succeeded attempts, failed
+attempts (error, timeout, lost worker; retried or not) and, of those, dead (the last attempt, which
+left the job dead, as the ledger says at the pass). Canceled attempts are not counted. Known edge: a
+succeeded job that a staff member retries and a worker starts again within the lag and interval is not
+counted for that first success.
+
+Rollup rows older than ``JOBS_ROLLUP_KEEP_DAYS`` are deleted by each pass (a range on the key's index).
+
+The reads below (``queue_minutes``, ``queue_hours``, ``type_totals``) are the charts' selectors: they sum
+rollup rows in SQL over a range of the ``(minute, queue, job_type)`` index and never touch the ledger.
+"""
+
+import bisect
+import logging
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from jobs.models import (
+    DURATION_BUCKETS_MS, N_DURATION_BUCKETS, JobAttempt, JobMinuteStat, Outcome, RollupMark, Status,
+)
+
+log = logging.getLogger(__name__)
+
+MARK = "job-minute-stats"
+FAILED_OUTCOMES = (Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST)
+FIRST_PASS_BACK = timedelta(days=1)
+CHUNK = timedelta(hours=1)  # at most this much ledger time per transaction
+RUN_BUCKETS = tuple(f"run_{i}" for i in range(N_DURATION_BUCKETS))
+WAIT_BUCKETS = tuple(f"wait_{i}" for i in range(N_DURATION_BUCKETS))
+COUNTS = ("succeeded", "failed", "dead", "run_count", "run_ms", "wait_count", "wait_ms", *RUN_BUCKETS, *WAIT_BUCKETS)
+
+
+# --- the numbers ------------------------------------------------------------------------------------
+
+def bucket_of(ms: float) -> int:
+    """The duration bucket of ``ms`` milliseconds: bucket ``i`` holds ``[bounds[i-1], bounds[i])``."""
+    return bisect.bisect_right(DURATION_BUCKETS_MS, ms)
+
+
+def bucket_bound(index: int):
+    """The upper bound (ms) of bucket ``index``; None for the last one (no bound: 300 s and more)."""
+    return DURATION_BUCKETS_MS[index] if index < len(DURATION_BUCKETS_MS) else None
+
+
+def percentile_bucket(buckets, fraction: float):
+    """The bucket holding the nearest-rank ``fraction`` percentile of the counts ``buckets``, or None
+    when there are none. The value is known to within its bucket: below ``bucket_bound(index)``."""
+    total = sum(buckets)
+    if not total:
+        return None
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for index, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            return index
+    return len(buckets) - 1
+
+
+def run_ms(started_at, ended_at) -> float:
+    return max(0.0, (ended_at - started_at).total_seconds() * 1000)
+
+
+def ready_at(*, number, attempts, created_at, run_at, queued_at, prev_end, prev_delay):
+    """When an attempt could have started: its job was enqueued (or given a later ``run_at``), a staff
+    retry or the relay queued it again (``queued_at``, which is the latest attempt's), or the previous
+    attempt's backoff ended. Its queue wait is from then to its start."""
+    times = [created_at, run_at]
+    if number == attempts:
+        times.append(queued_at)
+    if prev_end is not None:
+        times.append(prev_end + timedelta(seconds=prev_delay or 0))
+    return max(t for t in times if t is not None)
+
+
+# --- the aggregation pass ---------------------------------------------------------------------------
+
+def aggregate_if_due(now=None):
+    """The scheduler's step: a pass when the last one is ``JOBS_ROLLUP_INTERVAL`` seconds old."""
+    now = now or timezone.now()
+    last = RollupMark.objects.filter(name=MARK).values_list("ran_at", flat=True).first()
+    if last is not None and now - last < timedelta(seconds=settings.JOBS_ROLLUP_INTERVAL):
+        return None
+    return aggregate(now)
+
+
+def aggregate(now=None) -> dict:
+    """Count the attempts that ended since the mark into ``JobMinuteStat``, move the mark, and delete
+    rollup rows past their keep. Returns ``{"attempts": n, "rows": n, "through": t, "pruned": n}``;
+    ``{"skipped": True}`` when another pass holds the mark."""
+    now = now or timezone.now()
+    upto = now - timedelta(seconds=settings.JOBS_ROLLUP_LAG)
+    RollupMark.objects.get_or_create(name=MARK, defaults={"through": now - FIRST_PASS_BACK, "ran_at": now})
+    report = {"attempts": 0, "rows": 0}
+    while True:
+        with transaction.atomic():
+            mark = RollupMark.objects.select_for_update(skip_locked=True).filter(name=MARK).first()
+            if mark is None:
+                return {"skipped": True}
+            low = mark.through
+            high = min(upto, low + CHUNK)
+            if high > low:
+                stats = fold(attempts_ended(low, high))
+                report["attempts"] += sum(s["succeeded"] + s["failed"] for s in stats.values())
+                report["rows"] += merge(stats)
+                mark.through = high
+            mark.ran_at = now
+            mark.save(update_fields=["through", "ran_at"])
+        if high >= upto:
+            break
+    report["through"] = mark.through
+    report["pruned"] = prune(now)
+    return report
+
+
+def attempts_ended(low, high):
+    """Rows ``(queue, record queue, job_type, outcome, number, started_at, ended_at, attempts, status,
+    created_at, run_at, queued_at, prev_end, prev_delay)`` of the attempts to count in ``(low, high]``:
+    the succeeded ones through the records' ``succeeded_at`` index, the failed ones through
+    ``attempt_failed_idx``; each previous attempt is one look-up on ``(record, number)``."""
+    previous = JobAttempt.objects.filter(record_id=OuterRef("record_id"), number=OuterRef("number") - 1)
+    base = JobAttempt.objects.annotate(
+        prev_end=Subquery(previous.values("ended_at")[:1]), prev_delay=Subquery(previous.values("retry_delay")[:1]),
+    ).order_by()
+    fields = ("queue", "record__queue", "record__job_type", "outcome", "number", "started_at", "ended_at",
+              "record__attempts", "record__status", "record__created_at", "record__run_at", "record__queued_at",
+              "prev_end", "prev_delay")
+    succeeded = base.filter(record__succeeded_at__gt=low, record__succeeded_at__lte=high,
+                            outcome=Outcome.SUCCEEDED, number=F("record__attempts"))
+    failed = base.filter(outcome__in=FAILED_OUTCOMES, ended_at__gt=low, ended_at__lte=high)
+    yield from succeeded.values_list(*fields)
+    yield from failed.values_list(*fields)
+
+
+def fold(rows) -> dict:
+    """``{(minute, queue, job_type): counts}`` of the attempt rows (``attempts_ended``)."""
+    stats = {}
+    for (queue, record_queue, job_type, outcome, number, started_at, ended_at, attempts, status, created_at,
+         run_at, queued_at, prev_end, prev_delay) in rows:
+        key = (ended_at.replace(second=0, microsecond=0), queue or record_queue, job_type)
+        counts = stats.get(key)
+        if counts is None:
+            counts = stats[key] = dict.fromkeys(COUNTS, 0)
+        if outcome == Outcome.SUCCEEDED:
+            counts["succeeded"] += 1
+        else:
+            counts["failed"] += 1
+            if status == Status.DEAD and number == attempts:
+                counts["dead"] += 1
+        if outcome != Outcome.LOST:  # a lost attempt's end is when the loss was found, not when it stopped
+            ms = run_ms(started_at, ended_at)
+            counts["run_count"] += 1
+            counts["run_ms"] += round(ms)
+            counts[RUN_BUCKETS[bucket_of(ms)]] += 1
+        ready = ready_at(number=number, attempts=attempts, created_at=created_at, run_at=run_at,
+                         queued_at=queued_at, prev_end=prev_end, prev_delay=prev_delay)
+        wait = run_ms(ready, started_at)
+        counts["wait_count"] += 1
+        counts["wait_ms"] += round(wait)
+        counts[WAIT_BUCKETS[bucket_of(wait)]] += 1
+    return stats
+
+
+def merge(stats: dict) -> int:
+    """Add ``stats`` to the rollup rows of their minutes (read, added, written: the caller holds the
+    mark's lock, the only writer's). Returns the rows written."""
+    if not stats:
+        return 0
+    minutes = {minute for minute, _, _ in stats}
+    existing = {(row.minute, row.queue, row.job_type): row
+                for row in JobMinuteStat.objects.filter(minute__gte=min(minutes), minute__lte=max(minutes))
+                if (row.minute, row.queue, row.job_type) in stats}
+    changed, new = [], []
+    for key, counts in stats.items():
+        row = existing.get(key)
+        if row is None:
+            new.append(JobMinuteStat(minute=key[0], queue=key[1], job_type=key[2], **counts))
+        else:
+            for name, value in counts.items():
+                setattr(row, name, getattr(row, name) + value)
+            changed.append(row)
+    JobMinuteStat.objects.bulk_create(new, batch_size=500)
+    JobMinuteStat.objects.bulk_update(changed, COUNTS, batch_size=200)
+    return len(new) + len(changed)
+
+
+def prune(now=None) -> int:
+    """Delete rollup rows older than ``JOBS_ROLLUP_KEEP_DAYS``; returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.JOBS_ROLLUP_KEEP_DAYS)
+    deleted, _ = JobMinuteStat.objects.filter(minute__lt=cutoff).delete()
+    return deleted
+
+
+# --- the charts' selectors (the rollup only) -----------------------------------------------------------
+
+def _sums():
+    return {f"sum_{name}": Sum(name) for name in COUNTS}
+
+
+def _unprefixed(row):
+    return {name.removeprefix("sum_"): value or 0 if name.startswith("sum_") else value for name, value in row.items()}
+
+
+def queue_minutes(since) -> list[dict]:
+    """Per queue and minute from ``since``: the summed counts and buckets (``COUNTS``), with ``queue``
+    and ``minute``."""
+    rows = (JobMinuteStat.objects.filter(minute__gte=since).values("queue", "minute").annotate(**_sums())
+            .order_by())
+    return [_unprefixed(row) for row in rows]
+
+
+def queue_hours(since) -> list[dict]:
+    """Per queue and hour (UTC) from ``since``: the summed counts and buckets, with ``queue`` and ``hour``."""
+    rows = (JobMinuteStat.objects.filter(minute__gte=since).annotate(hour=TruncHour("minute"))
+            .values("queue", "hour").annotate(**_sums()).order_by())
+    return [_unprefixed(row) for row in rows]
+
+
+def type_totals(since) -> list[dict]:
+    """Per job type from ``since``: the summed counts and buckets, with ``job_type``, by type name."""
+    rows = (JobMinuteStat.objects.filter(minute__gte=since).values("job_type").annotate(**_sums())
+            .order_by("job_type"))
+    return [_unprefixed(row) for row in rows]
