@@ -16,3 +16,35 @@ def stat(minute, queue, job_type, *, succeeded=0, failed=0, dead=0, run=(), wait
         counts[name] = counts.get(name, 0) + 1
     return JobMinuteStat.objects.create(minute=minute.replace(second=0, microsecond=0), queue=queue,
                                         job_type=job_type, **counts)
+
+
+def synthetic_rows(now, *, days, types, seed=13):
+    """Unsaved ``JobMinuteStat`` rows for every minute of the last ``days`` days up to ``now``, with a
+    daily swell: ``types`` is ``[(queue, job_type, jobs per minute, failed share, run ms, wait ms)]``;
+    durations are drawn log-normal around the given ms. For pictures (the browser test's screenshot)
+    and the page bench."""
+    import math
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(seed)
+    end = now.replace(second=0, microsecond=0)
+    rows = []
+    for back in range(days * 1440):
+        minute = end - timedelta(minutes=back)
+        swell = 1 + 0.6 * math.sin(2 * math.pi * (minute.hour * 60 + minute.minute) / 1440)
+        for queue, job_type, rate, fail_share, run, wait in types:
+            n = max(0, round(rng.gauss(rate * swell, rate * 0.3)))
+            if not n:
+                continue
+            failed = sum(rng.random() < fail_share * (3 if 600 <= back < 630 else 1) for _ in range(n))
+            counts = {"succeeded": n - failed, "failed": failed, "dead": sum(rng.random() < 0.2 for _ in range(failed)),
+                      "run_count": n, "wait_count": n, "run_ms": 0, "wait_ms": 0}
+            for _ in range(n):
+                for kind, centre in (("run", run), ("wait", wait)):
+                    ms = rng.lognormvariate(math.log(centre), 0.8)
+                    counts[f"{kind}_ms"] += round(ms)
+                    name = f"{kind}_{rollups.bucket_of(ms)}"
+                    counts[name] = counts.get(name, 0) + 1
+            rows.append(JobMinuteStat(minute=minute, queue=queue, job_type=job_type, **counts))
+    return rows

@@ -124,11 +124,14 @@ def _plotted_ms(index):
 # --- pictures ---------------------------------------------------------------------------------------------
 
 def _frame(title, body, *, kind):
+    """The SVG around ``body``: axes, the caption (``title`` after its "queue: " prefix, which the page's
+    heading already says) and ``title`` whole for screen readers and tooltips."""
+    caption = title.split(": ", 1)[-1]
     return mark_safe(
         f'<svg class="chart chart-{kind}" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>"
-        f'<text x="{LEFT}" y="13" font-size="11" font-weight="bold" fill="#333">{escape(title)}</text>'
+        f'<text x="{LEFT}" y="13" font-size="11" font-weight="bold" fill="#333">{escape(caption)}</text>'
         f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" stroke="#999"/>'
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" stroke="#999"/>'
         f"{body}</svg>"
