@@ -1,5 +1,5 @@
-"""The charts' rollup: what finished per minute, per queue and job type (``JobMinuteStat``), kept cheap
-so that the queues page never scans the ledger.
+"""The charts' rollups: what finished per minute and per hour, per queue and job type (``JobMinuteStat``,
+``JobHourStat``), kept cheap so that the queues page never scans the ledger.
 
 Written by an aggregation pass, not by the runner: a job's run costs no extra statement. The scheduler's
 tick (``jobs.maintenance.system_tick``) runs a pass every ``JOBS_ROLLUP_INTERVAL`` seconds; a pass counts
@@ -12,7 +12,7 @@ indexes the ledger already has: succeeded attempts through their records' ``succ
 one interval, whatever the size of the ledger. The first pass starts one day back (the day chart is
 full at once); a pass after a long stop catches up an hour per transaction.
 
-What is counted, per minute of the attempt's end (see ``JobMinuteStat``): succeeded attempts, failed
+What is counted, per minute and hour of the attempt's end (see ``RollupCounts``): succeeded attempts, failed
 attempts (error, timeout, lost worker; retried or not) and, of those, dead (the last attempt, which
 left the job dead, as the ledger says at the pass). Canceled attempts are not counted. Known edge: a
 succeeded job that a staff member retries and a worker starts again within the lag and interval is not
@@ -21,7 +21,8 @@ counted for that first success.
 Rollup rows older than ``JOBS_ROLLUP_KEEP_DAYS`` are deleted by each pass (a range on the key's index).
 
 The reads below (``queue_minutes``, ``queue_hours``, ``type_totals``) are the charts' selectors: they sum
-rollup rows in SQL over a range of the ``(minute, queue, job_type)`` index and never touch the ledger.
+rollup rows in SQL over a range of the ``(minute|hour, queue, job_type)`` index and never touch the
+ledger; the last day comes from the hour rows (24 per queue and type), the last hour from the minutes.
 """
 
 import bisect
@@ -32,11 +33,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Sum
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from jobs.models import (
-    DURATION_BUCKETS_MS, N_DURATION_BUCKETS, JobAttempt, JobMinuteStat, Outcome, RollupMark, Status,
+    DURATION_BUCKETS_MS, N_DURATION_BUCKETS, JobAttempt, JobHourStat, JobMinuteStat, Outcome, RollupMark, Status,
 )
 
 log = logging.getLogger(__name__)
@@ -182,32 +182,46 @@ def fold(rows) -> dict:
 
 
 def merge(stats: dict) -> int:
-    """Add ``stats`` to the rollup rows of their minutes (read, added, written: the caller holds the
-    mark's lock, the only writer's). Returns the rows written."""
+    """Add ``stats`` (``{(minute, queue, job_type): counts}``) to the minute rows and, folded by hour, to
+    the hour rows (read, added, written: the caller holds the mark's lock, the only writer's). Returns
+    the minute rows written."""
+    hours = {}
+    for (minute, queue, job_type), counts in stats.items():
+        total = hours.setdefault((minute.replace(minute=0), queue, job_type), dict.fromkeys(COUNTS, 0))
+        for name, value in counts.items():
+            total[name] += value
+    _merge(JobHourStat, "hour", hours)
+    return _merge(JobMinuteStat, "minute", stats)
+
+
+def _merge(model, period, stats):
     if not stats:
         return 0
-    minutes = {minute for minute, _, _ in stats}
-    existing = {(row.minute, row.queue, row.job_type): row
-                for row in JobMinuteStat.objects.filter(minute__gte=min(minutes), minute__lte=max(minutes))
-                if (row.minute, row.queue, row.job_type) in stats}
+    starts = {start for start, _, _ in stats}
+    existing = {}
+    for row in model.objects.filter(**{f"{period}__gte": min(starts), f"{period}__lte": max(starts)}):
+        key = (getattr(row, period), row.queue, row.job_type)
+        if key in stats:
+            existing[key] = row
     changed, new = [], []
     for key, counts in stats.items():
         row = existing.get(key)
         if row is None:
-            new.append(JobMinuteStat(minute=key[0], queue=key[1], job_type=key[2], **counts))
+            new.append(model(**{period: key[0]}, queue=key[1], job_type=key[2], **counts))
         else:
             for name, value in counts.items():
                 setattr(row, name, getattr(row, name) + value)
             changed.append(row)
-    JobMinuteStat.objects.bulk_create(new, batch_size=500)
-    JobMinuteStat.objects.bulk_update(changed, COUNTS, batch_size=200)
+    model.objects.bulk_create(new, batch_size=500)
+    model.objects.bulk_update(changed, COUNTS, batch_size=200)
     return len(new) + len(changed)
 
 
 def prune(now=None) -> int:
-    """Delete rollup rows older than ``JOBS_ROLLUP_KEEP_DAYS``; returns how many."""
+    """Delete rollup rows older than ``JOBS_ROLLUP_KEEP_DAYS``; returns how many minute rows."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.JOBS_ROLLUP_KEEP_DAYS)
+    JobHourStat.objects.filter(hour__lt=cutoff.replace(minute=0, second=0, microsecond=0)).delete()
     deleted, _ = JobMinuteStat.objects.filter(minute__lt=cutoff).delete()
     return deleted
 
@@ -231,14 +245,15 @@ def queue_minutes(since) -> list[dict]:
 
 
 def queue_hours(since) -> list[dict]:
-    """Per queue and hour (UTC) from ``since``: the summed counts and buckets, with ``queue`` and ``hour``."""
-    rows = (JobMinuteStat.objects.filter(minute__gte=since).annotate(hour=TruncHour("minute"))
-            .values("queue", "hour").annotate(**_sums()).order_by())
+    """Per queue and hour (UTC) from ``since`` (an hour's start): the summed counts and buckets, with
+    ``queue`` and ``hour``."""
+    rows = JobHourStat.objects.filter(hour__gte=since).values("queue", "hour").annotate(**_sums()).order_by()
     return [_unprefixed(row) for row in rows]
 
 
 def type_totals(since) -> list[dict]:
-    """Per job type from ``since``: the summed counts and buckets, with ``job_type``, by type name."""
-    rows = (JobMinuteStat.objects.filter(minute__gte=since).values("job_type").annotate(**_sums())
+    """Per job type from ``since`` (an hour's start): the summed counts and buckets, with ``job_type``,
+    by type name."""
+    rows = (JobHourStat.objects.filter(hour__gte=since).values("job_type").annotate(**_sums())
             .order_by("job_type"))
     return [_unprefixed(row) for row in rows]

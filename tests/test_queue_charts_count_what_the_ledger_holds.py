@@ -12,8 +12,11 @@ from django.utils import timezone
 
 from jobs import rollups
 from jobs.enqueue import enqueue
-from jobs.models import TERMINAL_STATUSES, JobAttempt, JobMinuteStat, JobRecord, Outcome, RollupMark, Status
+from jobs.models import (
+    TERMINAL_STATUSES, JobAttempt, JobHourStat, JobMinuteStat, JobRecord, Outcome, RollupMark, Status,
+)
 from tests.conftest import wait_for
+from tests.rollup_fixtures import stat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,10 +69,10 @@ def direct():
     return found
 
 
-def rolled_up():
-    """Per (queue, job_type): the rollup's rows summed over their minutes."""
+def rolled_up(model=JobMinuteStat):
+    """Per (queue, job_type): the rollup's rows summed over their minutes (or hours)."""
     totals = {}
-    for row in JobMinuteStat.objects.values("queue", "job_type", *rollups.COUNTS):
+    for row in model.objects.values("queue", "job_type", *rollups.COUNTS):
         total = totals.setdefault((row["queue"], row["job_type"]), dict.fromkeys(rollups.COUNTS, 0))
         for name in rollups.COUNTS:
             total[name] += row[name]
@@ -84,6 +87,7 @@ def nearest_rank(values, fraction):
 def assert_rollup_equals_ledger():
     expected, got = direct(), rolled_up()
     assert set(got) == set(expected)
+    assert rolled_up(JobHourStat) == got, "the hour rows add up to the minute rows"
     for key, counts in expected.items():
         row = got[key]
         assert (row["succeeded"], row["failed"], row["dead"]) == (counts["succeeded"], counts["failed"], counts["dead"]), key
@@ -141,8 +145,9 @@ def test_a_pass_holds_the_mark_and_the_tick_runs_it_once_per_interval(settings):
 
 def test_rollup_rows_past_their_keep_are_removed(settings):
     settings.JOBS_ROLLUP_KEEP_DAYS = 8
-    now = timezone.now().replace(second=0, microsecond=0)
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
     for days in (9, 8.1, 7.9, 1):
-        JobMinuteStat.objects.create(minute=now - timedelta(days=days), queue="q", job_type="t", succeeded=1)
+        stat(now - timedelta(days=days), "q", "t", succeeded=1)
     assert rollups.aggregate(now)["pruned"] == 2
-    assert sorted(round((now - m).days) for m in JobMinuteStat.objects.values_list("minute", flat=True)) == [1, 7]
+    assert sorted((now - m).days for m in JobMinuteStat.objects.values_list("minute", flat=True)) == [1, 7]
+    assert sorted((now - h).days for h in JobHourStat.objects.values_list("hour", flat=True)) == [1, 7]

@@ -2,9 +2,9 @@
 
 Per queue: jobs succeeded and failed per minute over the last hour and per hour over the last day, and
 run time and queue wait p50/p95 per minute over the last hour; per job type over the last day: success
-rate and average run time. Everything comes from the minute rollup (``jobs.rollups``' selectors: three
-grouped reads of a range of its index per page view), never from the ledger, so the page costs the same
-at a million jobs as at ten.
+rate and average run time. Everything comes from the rollups (``jobs.rollups``' selectors: three grouped
+reads of a range of an index per page view: the last hour's minute rows, the last day's hour rows), never
+from the ledger, so the page costs the same at a million jobs as at ten.
 
 Percentiles come from the rollup's duration buckets, so each is shown as the bucket it falls in
 ("< 250 ms": the p95 lies in [100 ms, 250 ms)). Text in the pictures (queue and type names) is escaped;
