@@ -151,3 +151,32 @@ def test_rollup_rows_past_their_keep_are_removed(settings):
     assert rollups.aggregate(now)["pruned"] == 2
     assert sorted((now - m).days for m in JobMinuteStat.objects.values_list("minute", flat=True)) == [1, 7]
     assert sorted((now - h).days for h in JobHourStat.objects.values_list("hour", flat=True)) == [1, 7]
+
+
+def test_the_scheduler_brings_the_charts_up_to_date(start_worker, tmp_path):
+    """``manage.py rqscheduler`` runs the pass on its own every ``JOBS_ROLLUP_INTERVAL`` seconds."""
+    import subprocess
+    import sys
+
+    from tests.conftest import BASE_DIR, service_env
+
+    log = open(tmp_path / "scheduler.log", "wb")
+    scheduler = subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "rqscheduler", "--queue", "jdtest.default"], cwd=BASE_DIR,
+        env=service_env(JOBS_SYSTEM_INTERVAL=1, JOBS_ROLLUP_INTERVAL=1, JOBS_ROLLUP_LAG=0),
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: RollupMark.objects.exists(), timeout=20, message="the scheduler's first pass")
+        records = [enqueue("test.flaky", {"marker": f"tick-{i}", "fail_times": 0}) for i in range(3)]
+        start_worker()
+        wait_for(lambda: JobRecord.objects.filter(pk__in=[r.pk for r in records], status=Status.SUCCEEDED).count() == 3,
+                 timeout=30, message="the jobs to succeed")
+        counted = wait_for(lambda: sum(JobMinuteStat.objects.values_list("succeeded", flat=True)) == 3 or None,
+                           timeout=20, fail=False)
+        assert counted, (tmp_path / "scheduler.log").read_text()
+        assert sum(JobHourStat.objects.values_list("succeeded", flat=True)) == 3
+    finally:
+        scheduler.terminate()
+        scheduler.wait(10)
+        log.close()
