@@ -180,3 +180,15 @@ def test_the_scheduler_brings_the_charts_up_to_date(start_worker, tmp_path):
         scheduler.terminate()
         scheduler.wait(10)
         log.close()
+
+
+def test_an_operator_brings_the_charts_up_to_date_by_hand(start_worker):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run_mix(start_worker, "by-hand")
+    out = StringIO()
+    call_command("jobs_rollup", stdout=out)
+    assert out.getvalue().startswith("counted 14 attempt(s) into "), out.getvalue()
+    assert_rollup_equals_ledger()
