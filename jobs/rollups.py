@@ -9,8 +9,8 @@ it commit before its minute is counted), then moves the mark, in one transaction
 row lock: two passes never count an attempt twice, and a crashed pass counts nothing. It reads through
 indexes the ledger already has: succeeded attempts through their records' ``succeeded_at``
 (``job_succeeded_idx``), failed ones through ``attempt_failed_idx`` (ended_at); both are range scans over
-one interval, whatever the size of the ledger. The first pass starts one day back (the day chart is
-full at once); a pass after a long stop catches up an hour per transaction.
+one interval, whatever the size of the ledger. The first pass starts one day back (the day chart fills
+within a couple of minutes); after a long stop the scheduler catches up an hour per tick.
 
 What is counted, per minute and hour of the attempt's end (see ``RollupCounts``): succeeded attempts, failed
 attempts (error, timeout, lost worker; retried or not) and, of those, dead (the last attempt, which
@@ -96,22 +96,29 @@ def ready_at(*, number, attempts, created_at, run_at, queued_at, prev_end, prev_
 # --- the aggregation pass ---------------------------------------------------------------------------
 
 def aggregate_if_due(now=None):
-    """The scheduler's step: a pass when the last one is ``JOBS_ROLLUP_INTERVAL`` seconds old."""
+    """The scheduler's step: a pass when the last one is ``JOBS_ROLLUP_INTERVAL`` seconds old, or at once
+    while the rollups are more than an hour behind (after the first start or a long stop). Such a pass
+    counts one hour of the ledger, so that no tick of the relay and the reconciler waits long on it: a day
+    is caught up in 24 ticks."""
     now = now or timezone.now()
-    last = RollupMark.objects.filter(name=MARK).values_list("ran_at", flat=True).first()
-    if last is not None and now - last < timedelta(seconds=settings.JOBS_ROLLUP_INTERVAL):
-        return None
-    return aggregate(now)
+    mark = RollupMark.objects.filter(name=MARK).values_list("ran_at", "through").first()
+    if mark is not None:
+        ran_at, through = mark
+        behind = now - timedelta(seconds=settings.JOBS_ROLLUP_LAG) - through
+        if now - ran_at < timedelta(seconds=settings.JOBS_ROLLUP_INTERVAL) and behind <= CHUNK:
+            return None
+    return aggregate(now, max_chunks=1)
 
 
-def aggregate(now=None) -> dict:
-    """Count the attempts that ended since the mark into ``JobMinuteStat``, move the mark, and delete
-    rollup rows past their keep. Returns ``{"attempts": n, "rows": n, "through": t, "pruned": n}``;
-    ``{"skipped": True}`` when another pass holds the mark."""
+def aggregate(now=None, *, max_chunks=None) -> dict:
+    """Count the attempts that ended since the mark into the rollups, move the mark, and delete rollup
+    rows past their keep; ``max_chunks`` hours of the ledger at most (default: until caught up).
+    Returns ``{"attempts": n, "rows": n, "through": t, "pruned": n}``; ``{"skipped": True}`` when
+    another pass holds the mark."""
     now = now or timezone.now()
     upto = now - timedelta(seconds=settings.JOBS_ROLLUP_LAG)
     RollupMark.objects.get_or_create(name=MARK, defaults={"through": now - FIRST_PASS_BACK, "ran_at": now})
-    report = {"attempts": 0, "rows": 0}
+    report, chunks = {"attempts": 0, "rows": 0}, 0
     while True:
         with transaction.atomic():
             mark = RollupMark.objects.select_for_update(skip_locked=True).filter(name=MARK).first()
@@ -126,7 +133,8 @@ def aggregate(now=None) -> dict:
                 mark.through = high
             mark.ran_at = now
             mark.save(update_fields=["through", "ran_at"])
-        if high >= upto:
+        chunks += 1
+        if high >= upto or (max_chunks is not None and chunks >= max_chunks):
             break
     report["through"] = mark.through
     report["pruned"] = prune(now)
