@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run services test bench bench-enqueue bench-memory bench-peers bench-admin bench-export bench-chaos check clean
+.PHONY: install run services test bench bench-enqueue bench-memory bench-peers bench-admin bench-export bench-chaos bench-charts check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ bench-peers: install $(BENCH_STAMP)
 	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) \
 	DATABASE_URL=$(PEERS_DATABASE_URL) REDIS_URL=$(PEERS_REDIS_URL) QUEUE_NAMESPACE=jdpeers \
 	$(BIN)/python bench/peers.py $(BENCH_ARGS)
+
+# The queues page with a full rollup (8 days x N job types) behind its charts (bench/charts_page.py).
+bench-charts: install
+	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false ALLOWED_HOSTS=testserver \
+	EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) REDIS_URL=redis://127.0.0.1:6379/5 \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/jobdesk_charts_bench \
+	$(BIN)/python bench/charts_page.py $(BENCH_ARGS)
 
 bench-admin: install
 	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false ALLOWED_HOSTS=testserver \

@@ -22,6 +22,7 @@ from jobs.errors import JobError
 from jobs.models import JobRecord
 from jobs.readiness import redis_durability_warnings
 from jobs.signals import staff_action
+from jobs.staff.charts import queue_charts
 
 # action -> the permission it needs
 BULK_ACTIONS = {
@@ -90,7 +91,8 @@ class QueuesView(_AdminPage):
         except RedisError as exc:
             rows, rates, error, warnings = [], [], f"Redis unavailable: {exc}", []
         return self.render(request, rows=rows, rates=rates, error=error, warnings=warnings,
-                           can_pause=request.user.has_perm("jobs.pause_queue"), django_rq_url=reverse("django_rq:home"))
+                           can_pause=request.user.has_perm("jobs.pause_queue"), django_rq_url=reverse("django_rq:home"),
+                           **queue_charts())
 
     def post(self, request):
         if not request.user.has_perm("jobs.pause_queue"):

@@ -1,4 +1,4 @@
-"""The periodic system work: the relay, the reconciler and the due schedules, run by
+"""The periodic system work: the relay, the reconciler, the due schedules and the charts' rollup, run by
 ``manage.py rqscheduler`` on every tick (``jobs.worker.Scheduler``) and, the first two, on demand by
 ``manage.py jobs_relay`` / ``jobs_reconcile``."""
 
@@ -9,6 +9,7 @@ from django.db import close_old_connections
 
 from jobs.reconciler import reconcile
 from jobs.relay import relay_pending
+from jobs.rollups import aggregate_if_due
 from jobs.schedules import run_due_schedules
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def system_tick():
         ("relay", lambda: relay_pending(older_than=settings.JOBS_RELAY_GRACE)),
         ("reconcile", reconcile),
         ("schedules", run_due_schedules),
+        ("rollup", aggregate_if_due),  # every JOBS_ROLLUP_INTERVAL seconds (jobs.rollups)
     )
     for name, step in steps:
         try:

@@ -192,6 +192,13 @@ JOBS_KEEP_DEAD_DAYS = _positive_int("JOBS_KEEP_DEAD_DAYS", 30)
 JOBS_KEEP_FAILED = _read("JOBS_KEEP_FAILED", env.int, 500)
 if JOBS_KEEP_FAILED < 0:
     raise ImproperlyConfigured(f"JOBS_KEEP_FAILED: must be 0 or more, got {JOBS_KEEP_FAILED}")
+# The queues page's charts (jobs.rollups): seconds between aggregation passes (run by the scheduler's
+# tick), seconds an attempt's end is left to commit before it is counted, and days the rollup is kept.
+JOBS_ROLLUP_INTERVAL = _positive_int("JOBS_ROLLUP_INTERVAL", 60)
+JOBS_ROLLUP_LAG = _read("JOBS_ROLLUP_LAG", env.float, 10.0)
+if JOBS_ROLLUP_LAG < 0:
+    raise ImproperlyConfigured(f"JOBS_ROLLUP_LAG: must be 0 or more, got {JOBS_ROLLUP_LAG}")
+JOBS_ROLLUP_KEEP_DAYS = _positive_int("JOBS_ROLLUP_KEEP_DAYS", 8)
 
 
 def _queue_name(domain, priority="default"):
