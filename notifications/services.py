@@ -339,16 +339,18 @@ PRUNE_BATCH = 2000
 
 
 def notifications_prune(*, now=None) -> dict:
-    """Delete webhook deliveries (with their attempts) and dead-letter digests (with their notes) older
-    than ``NOTIFICATIONS_KEEP_DAYS``, at most ``PRUNE_BATCH`` of each per call (short statements; the
+    """Delete webhook deliveries (with their attempts), dead-letter digests (with their notes) and push
+    messages older than ``NOTIFICATIONS_KEEP_DAYS``, at most ``PRUNE_BATCH`` of each per call (short statements; the
     digest job calls it every minute, so a backlog goes down steadily)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.NOTIFICATIONS_KEEP_DAYS)
     deliveries = list(WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
         status=WebhookDelivery.Status.PENDING).values_list("pk", flat=True)[:PRUNE_BATCH])
     digests = list(DeadLetterDigest.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
+    messages = list(PushMessage.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
     WebhookDelivery.objects.filter(pk__in=deliveries).delete()
     DeadLetterDigest.objects.filter(pk__in=digests).delete()
-    return {"deliveries": len(deliveries), "digests": len(digests)}
+    PushMessage.objects.filter(pk__in=messages).delete()
+    return {"deliveries": len(deliveries), "digests": len(digests), "push_messages": len(messages)}
 
 
 def digest_body(digest: DeadLetterDigest, notes=None) -> dict:
@@ -500,6 +502,23 @@ def push_notify(*, user, title, body="", url="", correlation_id=None) -> PushMes
 
 def _push_enqueue(user_id, correlation_id=None):
     return enqueue("notifications.send_push", {"user_id": user_id}, actor=user_id, correlation_id=correlation_id)
+
+
+PUSH_SWEEP_AFTER = timedelta(seconds=60)
+
+
+def push_messages_sweep(*, now=None) -> int:
+    """Enqueue the push job of every user with a message that no job took a minute after it was written
+    (its enqueue, after the caller's commit, was lost to a crash); the unique job takes them all.
+    Run every minute by the dead-letter digest job. Returns how many users."""
+    if not push_enabled():
+        return 0
+    before = (now or timezone.now()) - PUSH_SWEEP_AFTER
+    users = list(PushMessage.objects.filter(job_id__isnull=True, created_at__lt=before)
+                 .values_list("user_id", flat=True).distinct()[:1000])
+    for user_id in users:
+        _push_enqueue(user_id)
+    return len(users)
 
 
 def _push_message(message):

@@ -87,12 +87,13 @@ class DigestRun(BaseModel):
           unique=Unique(key=(), scope="waiting"))
 def dlq_digest(payload: DigestRun, ctx):
     """Gather the dead jobs not yet told into one digest per job type (at most one per type per
-    NOTIFICATIONS_DLQ_DIGEST_SECONDS), and prune what is older than NOTIFICATIONS_KEEP_DAYS; run by the
-    built-in "Dead-letter digest" schedule."""
-    from notifications.services import dead_letter_digests_send, notifications_prune
+    NOTIFICATIONS_DLQ_DIGEST_SECONDS), prune what is older than NOTIFICATIONS_KEEP_DAYS, and send the push
+    messages whose job was lost; run by the built-in "Dead-letter digest" schedule."""
+    from notifications.services import dead_letter_digests_send, notifications_prune, push_messages_sweep
 
     digests = dead_letter_digests_send()
-    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune()}
+    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune(),
+            "push_swept": push_messages_sweep()}
 
 
 class SendPush(BaseModel):

@@ -139,3 +139,18 @@ def test_the_push_job_type_is_internal_unique_per_user_and_rate_limited():
     assert str(job_type.rate_limit) == "100/s"
     assert job_type.unique.describe() == "one per user_id while waiting"
     assert json.loads(json.dumps(job_type.payload(user_id=3).model_dump())) == {"user_id": 3}
+
+
+def test_a_message_whose_job_was_lost_is_swept_into_a_job(vapid, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.services import push_messages_sweep
+
+    subscribe(world["admin"], Browser(), "https://push.example.com/abc")
+    lost = PushMessage.objects.create(user=world["admin"], title="lost")  # its enqueue never happened
+    assert push_messages_sweep() == 0, "too young: its job may still be coming"
+    assert push_messages_sweep(now=timezone.now() + timedelta(minutes=2)) == 1
+    [job] = JobRecord.objects.filter(job_type="notifications.send_push")
+    assert job.payload == {"user_id": world["admin"].pk} and lost.job_id is None
