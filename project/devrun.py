@@ -85,6 +85,7 @@ def main():
     os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32")
     os.environ.setdefault("DEMO_SHARD_SECRET", secrets.token_urlsafe(24))
     os.environ["DEMO_WEBHOOK_SECRET_FILE"] = str(VAR_DIR / "demo-webhook-secret")
+    os.environ["DEMO_PUSH_KEY_FILE"] = str(VAR_DIR / "demo-push-browser.json")
     set_dev_vapid_keys()
 
     import django
@@ -100,7 +101,8 @@ def main():
     password = password_file.read_text().strip()
     demo_peers = subprocess.Popen([sys.executable, "-m", "project.demo_peers", str(demo_port)], cwd=BASE_DIR)
     call_command("jobs_demo", password=password, peers_url=f"http://127.0.0.1:{demo_port}",
-                 webhook_secret_file=os.environ["DEMO_WEBHOOK_SECRET_FILE"])
+                 webhook_secret_file=os.environ["DEMO_WEBHOOK_SECRET_FILE"],
+                 push_key_file=os.environ["DEMO_PUSH_KEY_FILE"])
 
     port = os.environ.get("PORT", "8000")
     python = sys.executable
