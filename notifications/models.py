@@ -137,6 +137,17 @@ class PushSubscription(models.Model):
     def __str__(self):
         return self.endpoint[:80]
 
+    @property
+    def browser_label(self) -> str:
+        """A short name of the browser from its user agent ("Chrome on Linux"), for lists."""
+        ua = self.user_agent
+        name = next((label for token, label in (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                                                ("Safari/", "Safari")) if token in ua), "")
+        system = next((label for token, label in (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"),
+                                                  ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux"))
+                       if token in ua), "")
+        return " on ".join(part for part in (name, system) if part) or ua[:60] or "(unknown browser)"
+
 
 class PushMessage(models.Model):
     """One notification for a user, waiting for (or taken by) the ``notifications.send_push`` job that
