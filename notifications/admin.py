@@ -89,11 +89,11 @@ class DeadLetterDigestAdmin(admin.ModelAdmin):
 
 @admin.register(PushSubscription)
 class PushSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["user", "short_endpoint", "user_agent", "created_at", "last_success"]
+    list_display = ["user", "short_endpoint", "browser_label", "created_at", "last_success"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "endpoint", "p256dh", "auth", "user_agent", "created_at", "last_success"]
-    exclude = ["last_job_id"]
+    # The browser's keys are not shown: nobody needs to read them.
+    fields = readonly_fields = ["user", "endpoint", "user_agent", "created_at", "last_success"]
 
     @admin.display(description="endpoint")
     def short_endpoint(self, obj):

@@ -154,3 +154,17 @@ def test_a_message_whose_job_was_lost_is_swept_into_a_job(vapid, world):
     assert push_messages_sweep(now=timezone.now() + timedelta(minutes=2)) == 1
     [job] = JobRecord.objects.filter(job_type="notifications.send_push")
     assert job.payload == {"user_id": world["admin"].pk} and lost.job_id is None
+
+
+def test_the_rate_comes_from_notifications_push_rate():
+    import subprocess
+    import sys
+
+    from tests.conftest import BASE_DIR, service_env
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from jobs import registry; print(registry.get('notifications.send_push').rate_limit)"],
+        cwd=BASE_DIR, env=service_env(NOTIFICATIONS_PUSH_RATE="600/m"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "600/m"
