@@ -108,7 +108,7 @@ def _push_rate():
 
 
 @job_type("notifications.send_push", payload=SendPush, queue="notifications", max_attempts=5,
-          backoff=SettingBackoff("NOTIFICATIONS_PUSH_BACKOFF"), timeout=120,
+          backoff=SettingBackoff("NOTIFICATIONS_PUSH_BACKOFF"), timeout=300,  # up to 20 browsers, one by one
           unique=Unique(key=("user_id",), scope="waiting"), rate_limit=_push_rate())
 def send_push(payload: SendPush, ctx):
     """One push of the user's waiting messages to each of their browsers. Unique per user while it waits,
