@@ -2,7 +2,6 @@
 workers' environment), and browsers: a P-256 key pair and an auth secret per subscription, which decrypt
 what a push service would hand them."""
 
-import base64
 import json
 import os
 import time
@@ -67,5 +66,3 @@ def vapid_claims(authorization: str, public_key: str) -> dict:
     assert time.time() < claims["exp"] <= time.time() + 24 * 3600
     return claims
 
-
-__all__ = ["Browser", "base64", "vapid", "vapid_claims"]
