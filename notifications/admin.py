@@ -2,13 +2,16 @@
 
 Endpoints are written through ``notifications.services`` (the URL check, the generated secret shown
 once in a message, audit events); the secret is never listed nor shown on the form. Deliveries and
-digests are read only."""
+digests are read only. Push subscriptions come from browsers: staff see them and may delete them
+(a deleted browser gets nothing more until it subscribes again)."""
 
 from django.contrib import admin, messages
 
 from notifications import services
 from notifications.forms import WebhookEndpointAdminForm
-from notifications.models import DeadLetterDigest, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from notifications.models import (
+    DeadLetterDigest, PushSubscription, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+)
 
 
 @admin.register(WebhookEndpoint)
@@ -82,3 +85,29 @@ class DeadLetterDigestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["user", "short_endpoint", "browser_label", "created_at", "last_success"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user"]
+    # The browser's keys are not shown: nobody needs to read them.
+    fields = readonly_fields = ["user", "endpoint", "user_agent", "created_at", "last_success"]
+
+    @admin.display(description="endpoint")
+    def short_endpoint(self, obj):
+        return obj.endpoint if len(obj.endpoint) <= 60 else obj.endpoint[:57] + "..."
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.push_subscription_delete(user=obj.user, endpoint=obj.endpoint)
+
+    def delete_queryset(self, request, queryset):
+        for subscription in queryset.select_related("user"):
+            services.push_subscription_delete(user=subscription.user, endpoint=subscription.endpoint)

@@ -113,3 +113,55 @@ class DeadLetterAlertState(models.Model):
 
     job_type = models.CharField(max_length=100, primary_key=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription (``PushManager.subscribe``): where to send (the push service's
+    URL for that browser) and its keys (``p256dh``, the browser's P-256 public key; ``auth``, its 16-byte
+    secret), both base64url. One row per endpoint: a browser subscribing again replaces its keys.
+    Deleted when the push service answers 404 or 410 (the browser unsubscribed or the subscription expired)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=50)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success = models.DateTimeField(null=True, blank=True)
+    # The push job whose batch this browser got: a retry of that job sends only to those that did not.
+    last_job_id = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["user", "pk"]
+
+    def __str__(self):
+        return self.endpoint[:80]
+
+    @property
+    def browser_label(self) -> str:
+        """A short name of the browser from its user agent ("Chrome on Linux"), for lists."""
+        ua = self.user_agent
+        name = next((label for token, label in (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                                                ("Safari/", "Safari")) if token in ua), "")
+        system = next((label for token, label in (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"),
+                                                  ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux"))
+                       if token in ua), "")
+        return " on ".join(part for part in (name, system) if part) or ua[:60] or "(unknown browser)"
+
+
+class PushMessage(models.Model):
+    """One notification for a user, waiting for (or taken by) the ``notifications.send_push`` job that
+    sends it with the others of its batch (``job_id`` is set when a job takes it)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=100)
+    body = models.CharField(max_length=500, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    job_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["user", "id"], name="push_message_waiting_idx",
+                                condition=models.Q(job_id__isnull=True)),
+                   models.Index(fields=["job_id"], name="push_message_job_idx")]

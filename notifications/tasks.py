@@ -1,12 +1,14 @@
-"""Notification job types: webhook deliveries, e-mails, dead-letter digests. All internal: only
+"""Notification job types: webhook deliveries, e-mails, Web Push batches, dead-letter digests. All internal: only
 jobdesk's own code enqueues them (``notifications.services``)."""
 
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, Field, field_validator
 
 from jobs.backoff import Exponential
+from jobs.ratelimit import RateLimit
 from jobs.registry import job_type
 from jobs.unique import Unique
 
@@ -85,9 +87,33 @@ class DigestRun(BaseModel):
           unique=Unique(key=(), scope="waiting"))
 def dlq_digest(payload: DigestRun, ctx):
     """Gather the dead jobs not yet told into one digest per job type (at most one per type per
-    NOTIFICATIONS_DLQ_DIGEST_SECONDS), and prune what is older than NOTIFICATIONS_KEEP_DAYS; run by the
-    built-in "Dead-letter digest" schedule."""
-    from notifications.services import dead_letter_digests_send, notifications_prune
+    NOTIFICATIONS_DLQ_DIGEST_SECONDS), prune what is older than NOTIFICATIONS_KEEP_DAYS, and send the push
+    messages whose job was lost; run by the built-in "Dead-letter digest" schedule."""
+    from notifications.services import dead_letter_digests_send, notifications_prune, push_messages_sweep
 
     digests = dead_letter_digests_send()
-    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune()}
+    return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune(),
+            "push_swept": push_messages_sweep()}
+
+
+class SendPush(BaseModel):
+    user_id: int = Field(ge=1)
+
+
+def _push_rate():
+    try:
+        return RateLimit.parse(settings.NOTIFICATIONS_PUSH_RATE)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"NOTIFICATIONS_PUSH_RATE: {exc}") from None
+
+
+@job_type("notifications.send_push", payload=SendPush, queue="notifications", max_attempts=5,
+          backoff=SettingBackoff("NOTIFICATIONS_PUSH_BACKOFF"), timeout=300,  # up to 20 browsers, one by one
+          unique=Unique(key=("user_id",), scope="waiting"), rate_limit=_push_rate())
+def send_push(payload: SendPush, ctx):
+    """One push of the user's waiting messages to each of their browsers. Unique per user while it waits,
+    so notifications written before it starts go out together; at most NOTIFICATIONS_PUSH_RATE start, across
+    all workers."""
+    from notifications.services import push_batch_send
+
+    return push_batch_send(user_id=payload.user_id, record_id=ctx.record_id, attempt=ctx.attempt)

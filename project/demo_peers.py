@@ -6,6 +6,9 @@ local HTTP port, so that a newcomer sees a branding fan-out and a webhook delive
   per guild and answers 409 to an older one; prints what it applied.
 - ``POST /webhook``: verifies the signature with the endpoint's secret (read from ``DEMO_WEBHOOK_SECRET_FILE``,
   written by ``manage.py jobs_demo``) and prints the event.
+- ``POST /push/demo-browser``: a push service with one browser, the admin's (its keys in ``DEMO_PUSH_KEY_FILE``,
+  written by ``manage.py jobs_demo``): verifies the VAPID token against ``VAPID_PUBLIC_KEY``, decrypts the
+  push as the browser would, and prints its messages.
 
 Run as ``python -m project.demo_peers <port>``; it imports nothing of Django.
 """
@@ -31,6 +34,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._shard(parts[1], body)
         if self.path == "/webhook":
             return self._webhook(body)
+        if self.path == "/push/demo-browser":
+            return self._push(body)
         self._answer(404, {"error": "unknown path"})
 
     def _shard(self, shard, body):
@@ -58,6 +63,38 @@ class Handler(BaseHTTPRequestHandler):
         print(f"demo webhook receiver: {event.get('event')} for guild {event.get('guild_id')} (signature verified)",
               flush=True)
         self._answer(200, {"received": True})
+
+    def _push(self, body):
+        import base64
+
+        import http_ece
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from py_vapid import Vapid02
+
+        def raw(value):
+            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+        authorization = self.headers.get("Authorization", "")
+        try:
+            key = dict(p.split("=", 1) for p in authorization.partition(" ")[2].split(","))["k"]
+            verified = key == os.environ.get("VAPID_PUBLIC_KEY") and Vapid02.verify(authorization)
+        except Exception:
+            verified = False
+        if not verified:
+            return self._answer(401, {"error": "VAPID token missing or not signed by VAPID_PUBLIC_KEY"})
+        try:
+            keys = json.loads(Path(os.environ.get("DEMO_PUSH_KEY_FILE", "")).read_text())
+            browser = ec.derive_private_key(int.from_bytes(raw(keys["private"]), "big"), ec.SECP256R1())
+            data = json.loads(http_ece.decrypt(body, private_key=browser, auth_secret=raw(keys["auth"]),
+                                               version="aes128gcm"))
+        except Exception as exc:
+            return self._answer(400, {"error": f"cannot decrypt: {exc}"})
+        titles = "; ".join(m.get("title", "") for m in data.get("messages", []))
+        print(f"demo push service: {len(data.get('messages', []))} message(s) for the admin's demo browser: {titles} "
+              "(VAPID verified, decrypted)", flush=True)
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _answer(self, status, data):
         payload = json.dumps(data).encode()

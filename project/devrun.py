@@ -55,6 +55,20 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def set_dev_vapid_keys():
+    """Web Push works in make run: a VAPID key pair of its own, kept in var/ (browsers subscribed with
+    it stay subscribed across runs), unless VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are set."""
+    if os.environ.get("VAPID_PUBLIC_KEY") or os.environ.get("VAPID_PRIVATE_KEY"):
+        return
+    from notifications.vapid_keys import generate_key_pair
+
+    key_file = VAR_DIR / "vapid-keys"
+    if not key_file.exists():
+        key_file.write_text("\n".join(generate_key_pair()))
+        key_file.chmod(0o600)
+    os.environ["VAPID_PUBLIC_KEY"], os.environ["VAPID_PRIVATE_KEY"] = key_file.read_text().split()
+
+
 def main():
     VAR_DIR.mkdir(exist_ok=True)
     os.environ.setdefault("DEBUG", "true")
@@ -71,6 +85,8 @@ def main():
     os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32")
     os.environ.setdefault("DEMO_SHARD_SECRET", secrets.token_urlsafe(24))
     os.environ["DEMO_WEBHOOK_SECRET_FILE"] = str(VAR_DIR / "demo-webhook-secret")
+    os.environ["DEMO_PUSH_KEY_FILE"] = str(VAR_DIR / "demo-push-browser.json")
+    set_dev_vapid_keys()
 
     import django
     from django.conf import settings
@@ -85,7 +101,8 @@ def main():
     password = password_file.read_text().strip()
     demo_peers = subprocess.Popen([sys.executable, "-m", "project.demo_peers", str(demo_port)], cwd=BASE_DIR)
     call_command("jobs_demo", password=password, peers_url=f"http://127.0.0.1:{demo_port}",
-                 webhook_secret_file=os.environ["DEMO_WEBHOOK_SECRET_FILE"])
+                 webhook_secret_file=os.environ["DEMO_WEBHOOK_SECRET_FILE"],
+                 push_key_file=os.environ["DEMO_PUSH_KEY_FILE"])
 
     port = os.environ.get("PORT", "8000")
     python = sys.executable
@@ -104,6 +121,7 @@ def main():
         f"  log in as:            admin / {password}\n"
         f"  RQ dashboard:         http://127.0.0.1:{port}/admin/django-rq/\n"
         f"  control panel:        http://127.0.0.1:{port}/panel/  (same login)\n"
+        f"  push notifications:   http://127.0.0.1:{port}/panel/me/push/  (this browser told when an export is ready)\n"
         f"  demo shards, webhook: http://127.0.0.1:{demo_port}/ (their lines below: a branding fan-out, a delivery)\n"
         "  Ctrl-C stops the web server, the workers, the scheduler and the private Redis.\n",
         flush=True,

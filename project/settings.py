@@ -324,6 +324,31 @@ NOTIFICATIONS_EMAIL_BACKOFF = _positive_int("NOTIFICATIONS_EMAIL_BACKOFF", 60)
 # Days webhook deliveries (with their attempts) and dead-letter digests are kept.
 NOTIFICATIONS_KEEP_DAYS = _positive_int("NOTIFICATIONS_KEEP_DAYS", 30)
 
+# Web Push (notifications.push): VAPID keys as base64url, the public one the browser's 65-byte
+# applicationServerKey, the private one its 32-byte secret (`vapid --gen`, web-push's generate-vapid-keys);
+# both or neither (push is off without them). VAPID_SUBJECT: a mailto: or https: contact for push services.
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="").strip()
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="").strip()
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:jobdesk@localhost")
+if bool(VAPID_PUBLIC_KEY) != bool(VAPID_PRIVATE_KEY):
+    raise ImproperlyConfigured("VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY: set both or neither")
+if VAPID_PUBLIC_KEY:
+    from notifications.vapid_keys import check_key_pair
+
+    _problem = check_key_pair(VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY)
+    if _problem:
+        raise ImproperlyConfigured(_problem)
+if not re.fullmatch(r"(mailto:[^@\s]+@[^@\s]+|https://[^/\s]+.*)", VAPID_SUBJECT):
+    raise ImproperlyConfigured(f"VAPID_SUBJECT: must be a mailto: or https:// URL, got {VAPID_SUBJECT!r}")
+# Push batches started per window by all workers together (jobs.ratelimit syntax: "100/s", "600/m").
+NOTIFICATIONS_PUSH_RATE = env.str("NOTIFICATIONS_PUSH_RATE", default="100/s")
+if not re.fullmatch(r"\s*\d+\s*/\s*(\d+(\.\d+)?)?\s*[a-z]+\s*", NOTIFICATIONS_PUSH_RATE.lower()):
+    raise ImproperlyConfigured(f"NOTIFICATIONS_PUSH_RATE: like '100/s' or '600/m', got {NOTIFICATIONS_PUSH_RATE!r}")
+# Seconds a push service keeps a message for a browser that is offline (the TTL header), and the first
+# retry's delay of a push batch a push service answered 429 or 5xx (doubled each time, 5 attempts).
+NOTIFICATIONS_PUSH_TTL = _positive_int("NOTIFICATIONS_PUSH_TTL", 86400)
+NOTIFICATIONS_PUSH_BACKOFF = _positive_int("NOTIFICATIONS_PUSH_BACKOFF", 30)
+
 # --- Audit --------------------------------------------------------------------------------------------
 def _audit_int(name, default, low, high):
     value = _read(name, env.int, default)

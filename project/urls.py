@@ -15,6 +15,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("api/", api.urls),
+    path("panel/", include("notifications.push_urls")),  # before exports' <slug>/ pages
     path("panel/", include("exports.urls")),
     path("panel/", include("notifications.urls")),
     path("panel/", include("audit.urls")),

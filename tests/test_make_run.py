@@ -83,6 +83,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_run):
              message="the demo fan-out and its webhook delivery")
     for shard in (1, 2):
         assert f"demo shard {shard}: applied branding version 1 for guild 1 (signature verified)" in output(log)
+    # Web Push works: make run's VAPID pair signs a push that the demo push service verifies and decrypts.
+    wait_for(lambda: "demo push service: 1 message(s) for the admin's demo browser: Push works in make run "
+                     "(VAPID verified, decrypted)" in output(log), timeout=60, message="the demo push")
 
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal signals the whole process group
     assert proc.wait(30) == 0

@@ -1,4 +1,4 @@
-"""Webhook deliveries (with their attempts) and dead-letter digests (with their notes) older than
+"""Webhook deliveries (with their attempts), dead-letter digests (with their notes) and push messages older than
 NOTIFICATIONS_KEEP_DAYS are deleted by the digest job; newer ones, and deliveries still being sent, stay;
 a pruned digest's dead jobs are never told again."""
 
@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications.models import DeadLetterDigest, DeadLetterNote, WebhookAttempt, WebhookDelivery
+from django.contrib.auth.models import User
+
+from notifications.models import DeadLetterDigest, DeadLetterNote, PushMessage, WebhookAttempt, WebhookDelivery
 from notifications.services import dead_letter_digests_send, notifications_prune, webhook_endpoint_create
 from project.models import Guild
 
@@ -29,8 +31,11 @@ def test_old_deliveries_and_digests_go_newer_ones_stay(settings):
     [old_digest] = dead_letter_digests_send(now=now - timedelta(days=31))
     DeadLetterNote.objects.create(record_id=uuid.uuid4(), job_type="test.y", dead_at=now)
     [new_digest] = dead_letter_digests_send(now=now)
+    old_push, new_push = (PushMessage.objects.create(user=User.objects.create_user(f"p{n}"), title="t") for n in (1, 2))
+    PushMessage.objects.filter(pk=old_push.pk).update(created_at=now - timedelta(days=31))
 
-    assert notifications_prune(now=now) == {"deliveries": 1, "digests": 1}
+    assert notifications_prune(now=now) == {"deliveries": 1, "digests": 1, "push_messages": 1}
+    assert list(PushMessage.objects.values_list("pk", flat=True)) == [new_push.pk]
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {pending.pk, new.pk}
     assert not WebhookAttempt.objects.exists()
     assert list(DeadLetterDigest.objects.values_list("pk", flat=True)) == [new_digest.pk]

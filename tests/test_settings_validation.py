@@ -46,3 +46,18 @@ def test_a_bad_value_stops_start_up_naming_the_setting(name, value):
 def test_redis_url_is_required():
     result = start(REDIS_URL=None)
     assert result.returncode != 0 and "QUEUE_REDIS_URL" in result.stderr
+
+
+def test_vapid_keys_are_checked_at_start_up():
+    from notifications.vapid_keys import generate_key_pair
+
+    public, private = generate_key_pair()
+    other_public, _ = generate_key_pair()
+    assert start(VAPID_PUBLIC_KEY=public, VAPID_PRIVATE_KEY=private).returncode == 0
+    for env, name in [({"VAPID_PUBLIC_KEY": public}, "VAPID_PUBLIC_KEY"),
+                      ({"VAPID_PUBLIC_KEY": other_public, "VAPID_PRIVATE_KEY": private}, "VAPID_PUBLIC_KEY"),
+                      ({"VAPID_PUBLIC_KEY": public, "VAPID_PRIVATE_KEY": "c2hvcnQ"}, "VAPID_PRIVATE_KEY"),
+                      ({"VAPID_SUBJECT": "ops@example.com"}, "VAPID_SUBJECT"),
+                      ({"NOTIFICATIONS_PUSH_RATE": "fast"}, "NOTIFICATIONS_PUSH_RATE")]:
+        result = start(**env)
+        assert result.returncode != 0 and name in result.stderr, env

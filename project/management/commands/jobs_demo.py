@@ -22,8 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", required=True)
         parser.add_argument("--peers-url", default="", help="make run's demo shards and webhook receiver")
         parser.add_argument("--webhook-secret-file", default="", help="where the demo receiver reads its secret")
+        parser.add_argument("--push-key-file", default="", help="where the demo push service reads its browser's keys")
 
-    def handle(self, *args, password, peers_url, webhook_secret_file, **options):
+    def handle(self, *args, password, peers_url, webhook_secret_file, push_key_file="", **options):
         User = get_user_model()
         admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
         admin.is_staff = admin.is_superuser = True
@@ -37,6 +38,8 @@ class Command(BaseCommand):
             self._jobs(guild, admin)
         if peers_url:
             self._peers(guild, admin, peers_url, webhook_secret_file)
+            if push_key_file:
+                self._push(guild, admin, peers_url, push_key_file)
 
     def _jobs(self, guild, admin):
         with correlation.bind(correlation.new_id()), transaction.atomic():
@@ -96,3 +99,41 @@ class Command(BaseCommand):
             with transaction.atomic():
                 branding_save(guild=guild, user=admin, display_name="Demo bot", color="#5865F2",
                               footer_text="sent by make run", icon_url="")
+
+    def _push(self, guild, admin, peers_url, push_key_file):
+        """A demo browser of the admin subscribed to push at the demo push service, and, the first time, a
+        push to it; every export the admin asks for is pushed there too."""
+        import base64
+        import json
+        import os
+        from pathlib import Path
+
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from django.conf import settings
+        from django.urls import reverse
+
+        from notifications.models import PushSubscription
+        from notifications.services import push_enabled, push_notify, push_subscription_save
+        from notifications.vapid_keys import b64url_encode, public_raw
+
+        if not push_enabled():
+            return
+        key_file = Path(push_key_file)
+        if not key_file.exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            key_file.write_text(json.dumps({"private": b64url_encode(key.private_numbers().private_value.to_bytes(32, "big")),
+                                            "auth": b64url_encode(os.urandom(16))}))
+            key_file.chmod(0o600)
+        keys = json.loads(key_file.read_text())
+        raw = keys["private"] + "=" * (-len(keys["private"]) % 4)
+        key = ec.derive_private_key(int.from_bytes(base64.urlsafe_b64decode(raw), "big"), ec.SECP256R1())
+        first = not PushSubscription.objects.filter(user=admin, endpoint__endswith="/push/demo-browser").exists()
+        PushSubscription.objects.filter(user=admin, endpoint__endswith="/push/demo-browser").exclude(
+            endpoint=f"{peers_url}/push/demo-browser").delete()
+        push_subscription_save(user=admin, endpoint=f"{peers_url}/push/demo-browser",
+                               p256dh=b64url_encode(public_raw(key.public_key())), auth=keys["auth"],
+                               user_agent="make run's demo browser")
+        if first:
+            push_notify(user=admin, title="Push works in make run",
+                        body="Ask for an export in the demo guild's panel: you are pushed when it is ready.",
+                        url=settings.SITE_URL + reverse("panel:guild", args=[guild.slug]))
