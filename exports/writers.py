@@ -77,32 +77,29 @@ class XlsxWriter:
     ``out`` at close. Rows carry the time as an aware datetime (or ISO text); the cell gets it in
     ``time_zone`` (default UTC), without the zone, since Excel dates have none: the heading names it."""
 
-    DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
-
     def __init__(self, out, time_zone=None):
         from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
 
         self._out = out
         self._zone = time_zone or timezone.utc
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet("analytics")
-        self._cell = WriteOnlyCell
         zone_name = getattr(self._zone, "key", None) or "UTC"
         self._sheet.append(["id", f"time ({zone_name})", "kind", "value", "dimensions"])
 
     def _time(self, time):
+        """A naive datetime in the guild's zone: openpyxl makes it an Excel date with its date-time format
+        (``yyyy-mm-dd h:mm:ss``). Setting a format per cell ourselves cost a quarter of the speed."""
         if isinstance(time, str):
             time = datetime.fromisoformat(time)
         if time.tzinfo is not None:
             time = time.astimezone(self._zone).replace(tzinfo=None)
-        cell = self._cell(self._sheet, value=time)
-        cell.number_format = self.DATE_FORMAT
-        return cell
+        return time
 
     def write_many(self, rows):
+        append, cell_time = self._sheet.append, self._time
         for event_id, time, kind, value, dimensions in rows:
-            self._sheet.append([event_id, self._time(time), kind, _number(value), dimensions])
+            append([event_id, cell_time(time), kind, _number(value), dimensions])
 
     def close(self):
         self._book.save(self._out)
