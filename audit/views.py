@@ -6,15 +6,12 @@ count stops at 10,000 (``CappedPaginator``), so a busy guild's page stays fast.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit import selectors
 from jobs.admin_filters import CappedPaginator
-from project.models import Guild
-from project.tenancy import ADMIN_ROLES, membership
+from project.tenancy import panel_guild
 
 PAGE_SIZE = 50
 
@@ -22,11 +19,6 @@ PAGE_SIZE = 50
 @login_required
 @require_GET
 def guild_trail(request, slug):
-    guild = get_object_or_404(Guild, slug=slug)
-    member = membership(request.user, guild.pk)
-    if member is None:
-        raise Http404("no such guild")
-    if member.role not in ADMIN_ROLES:
-        raise PermissionDenied("only the guild's admins may read its audit trail")
+    guild, _ = panel_guild(request, slug, admin=True, refusal="only the guild's admins may read its audit trail")
     page = CappedPaginator(selectors.guild_trail(guild.pk), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "panel/audit_trail.html", {"guild": guild, "is_admin": True, "page": page})

@@ -5,7 +5,7 @@ the guild's admins may save or retry; another guild is a 404."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,21 +14,12 @@ from branding import selectors, services
 from branding.forms import BrandingForm
 from branding.models import FanOut
 from jobs.errors import JobError
-from project.models import Guild
-from project.tenancy import guild_ids_for, is_guild_admin
-
-
-def _guild(request, slug):
-    guild = get_object_or_404(Guild, slug=slug)
-    if guild.pk not in guild_ids_for(request.user):
-        raise Http404("no such guild")
-    return guild
+from project.tenancy import panel_guild
 
 
 @login_required
 def branding_page(request, slug):
-    guild = _guild(request, slug)
-    admin = is_guild_admin(request.user, guild.pk)
+    guild, admin = panel_guild(request, slug)
     current = selectors.branding_for(guild)
     form = BrandingForm(initial={f: getattr(current, f) for f in services.FIELDS} if current else None)
     if request.method == "POST":
@@ -57,16 +48,14 @@ def _page(request, guild, admin, form, current, *, status=200):
 @login_required
 @require_GET
 def branding_status(request, slug):
-    guild = _guild(request, slug)
+    guild, _ = panel_guild(request, slug)
     return JsonResponse({"fan_out": selectors.fan_out_as_dict(selectors.latest_fan_out(guild))})
 
 
 @login_required
 @require_POST
 def retry_failed(request, slug, fan_out_id):
-    guild = _guild(request, slug)
-    if not is_guild_admin(request.user, guild.pk):
-        raise PermissionDenied("only the guild's admins may retry a fan-out")
+    guild, _ = panel_guild(request, slug, admin=True, refusal="only the guild's admins may retry a fan-out")
     fan_out = get_object_or_404(FanOut, pk=fan_out_id, guild=guild)
     try:
         services.fan_out_retry_failed(fan_out=fan_out, actor=request.user)

@@ -31,16 +31,24 @@ def _validate(format, start, end, metrics):
     for field, value in (("start", start), ("end", end)):
         if not isinstance(value, date):
             raise JobError(f"{field} must be a date (YYYY-MM-DD)", field=field, code="invalid_date")
-    if end < start:
-        raise JobError("the range ends before it starts", field="end", code="invalid_range")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise JobError(f"the range spans more than {MAX_RANGE_DAYS} days", field="end", code="range_too_long")
+    for problem in export_range_problems(start, end):
+        raise problem
     if not metrics:
         raise JobError("choose at least one metric", field="metrics", code="invalid_metric")
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise JobError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}", field="metrics",
                        code="invalid_metric")
+
+
+def export_range_problems(start: date, end: date) -> list[JobError]:
+    """What is wrong with a date range (empty when nothing): one rule for the API, the services and the
+    panel's form, which shows it beside the other fields' errors rather than after them."""
+    if end < start:
+        return [JobError("the range ends before it starts", field="end", code="invalid_range")]
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        return [JobError(f"the range spans more than {MAX_RANGE_DAYS} days", field="end", code="range_too_long")]
+    return []
 
 
 def export_request(*, guild, user, format, start, end, metrics, idempotency_key="") -> tuple[Export, bool]:

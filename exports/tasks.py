@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from jobs.registry import job_type
 
-ROWS_PER_PROGRESS = 10_000
 ROWS_PER_WRITE = 5_000  # also the rows fetched per round trip: memory stays flat at any export size
 
 
@@ -79,29 +78,39 @@ def generate(payload: GenerateExport, ctx):
     from exports.models import AnalyticsEvent, Export
     from exports.writers import WRITERS
 
-    export = Export.objects.get(pk=payload.export_id)
+    export = Export.objects.select_related("guild").get(pk=payload.export_id)
     start = datetime.combine(export.start, time.min, tzinfo=timezone.utc)
     end = datetime.combine(export.end, time.min, tzinfo=timezone.utc) + timedelta(days=1)
     rows = AnalyticsEvent.objects.filter(guild_id=export.guild_id, time__gte=start, time__lt=end,
                                          kind__in=export.metrics).order_by("time", "id")
+    ctx.progress(0, "counting rows")
     total = rows.count()
     rows = rows.annotate(
         iso_time=IsoTime("time", output_field=models.CharField() if connection.vendor == "postgresql"
                          else models.DateTimeField()),
         dimensions_json=Cast("dimensions", models.TextField()),
     )
+    # XLSX wants datetimes (its cells are Excel dates in the guild's zone); the text formats take the
+    # time as PostgreSQL formats it, which is faster than formatting datetimes here.
+    time_column = "time" if export.format == "xlsx" else "iso_time"
+    # Progress every EXPORTS_PROGRESS_ROWS rows at most (a write is never bigger): a large export's
+    # progress bar moves, and each report is one short UPDATE.
+    every = settings.EXPORTS_PROGRESS_ROWS
+    per_write = min(ROWS_PER_WRITE, every)
     with tempfile.TemporaryFile() as encrypted:
         sealer = EncryptingWriter(encrypted)
         measured = _Measuring(sealer)
-        writer = WRITERS[export.format](measured)
-        count = 0
-        stream = rows.values_list("id", "iso_time", "kind", "value", "dimensions_json").iterator(
+        writer = WRITERS[export.format](measured, time_zone=export.guild.zone)
+        count = reported = 0
+        stream = rows.values_list("id", time_column, "kind", "value", "dimensions_json").iterator(
             chunk_size=ROWS_PER_WRITE)
-        while chunk := list(islice(stream, ROWS_PER_WRITE)):
+        while chunk := list(islice(stream, per_write)):
             writer.write_many(chunk)
-            reported, count = count // ROWS_PER_PROGRESS, count + len(chunk)
-            if count // ROWS_PER_PROGRESS > reported:
+            count += len(chunk)
+            if count - reported >= every:
+                reported = count
                 ctx.progress(99 * count // max(total, 1), f"{count} of {total} rows")
+        ctx.progress(99 * count // max(total, 1), f"{count} of {total} rows; writing the file")
         writer.close()
         sealer.close()
         encrypted.seek(0)

@@ -19,16 +19,9 @@ from exports.writers import CONTENT_TYPES
 from jobs.errors import JobError
 from jobs.models import JobRecord
 from project.models import Guild
-from project.tenancy import guild_ids_for, is_guild_admin
+from project.tenancy import guild_ids_for, panel_guild
 
 JOBS_SHOWN = 50
-
-
-def _guild(request, slug):
-    guild = get_object_or_404(Guild, slug=slug)
-    if guild.pk not in guild_ids_for(request.user):
-        raise Http404("no such guild")
-    return guild
 
 
 @login_required
@@ -40,8 +33,7 @@ def guild_list(request):
 
 @login_required
 def guild_home(request, slug):
-    guild = _guild(request, slug)
-    admin = is_guild_admin(request.user, guild.pk)
+    guild, admin = panel_guild(request, slug)
     form = ExportForm()
     if request.method == "POST":
         if not admin:
@@ -73,9 +65,7 @@ def _guild_page(request, guild, admin, form, *, status=200):
 @login_required
 @require_POST
 def retry_export(request, slug, export_id):
-    guild = _guild(request, slug)
-    if not is_guild_admin(request.user, guild.pk):
-        raise PermissionDenied("only the guild's admins may retry exports")
+    guild, _ = panel_guild(request, slug, admin=True, refusal="only the guild's admins may retry exports")
     export = get_object_or_404(Export, pk=export_id, guild=guild)
     try:
         services.export_retry(export=export, user=request.user)

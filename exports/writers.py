@@ -4,11 +4,18 @@
 layers below then see a few writes per thousand rows instead of one per row. A row is ``(id, time,
 kind, value, dimensions)`` with ``dimensions`` as the database's JSON text, written as it comes
 (parsing and re-encoding every row's JSON cost half of an export's time).
+
+What each format promises the tool that opens it: CSV values that are whole numbers are written
+without ``.0`` ("12", not "12.0"); JSON Lines keeps JSON's numbers; XLSX cells are typed (ids and values
+are numbers, times are Excel dates in the guild's time zone with a date format, the zone named in the
+column's heading), so a spreadsheet sorts, sums and charts them without conversion. CSV and JSON Lines
+keep ISO 8601 times in UTC with their offset: machines read those.
 """
 
 import csv
 import io
 import json
+from datetime import datetime, timezone
 
 COLUMNS = ["id", "time", "kind", "value", "dimensions"]
 
@@ -18,13 +25,18 @@ def _iso(time):
     return time if isinstance(time, str) else time.isoformat()
 
 
+def _number(value):
+    """A float that is a whole number as an int: CSV then says "12", and a spreadsheet a plain 12."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _cells(row):
     event_id, time, kind, value, dimensions = row
-    return [event_id, _iso(time), kind, value, dimensions]
+    return [event_id, _iso(time), kind, _number(value), dimensions]
 
 
 class CsvWriter:
-    def __init__(self, out):
+    def __init__(self, out, time_zone=None):
         self._out = out
         self._text = io.StringIO()
         self._csv = csv.writer(self._text)
@@ -45,7 +57,7 @@ class CsvWriter:
 
 
 class JsonLinesWriter:
-    def __init__(self, out):
+    def __init__(self, out, time_zone=None):
         self._out = out
 
     def write_many(self, rows):
@@ -62,19 +74,32 @@ class JsonLinesWriter:
 
 class XlsxWriter:
     """openpyxl in write-only mode: rows go to a temporary file, not memory; the workbook is zipped into
-    ``out`` at close."""
+    ``out`` at close. Rows carry the time as an aware datetime (or ISO text); the cell gets it in
+    ``time_zone`` (default UTC), without the zone, since Excel dates have none: the heading names it."""
 
-    def __init__(self, out):
+    def __init__(self, out, time_zone=None):
         from openpyxl import Workbook
 
         self._out = out
+        self._zone = time_zone or timezone.utc
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet("analytics")
-        self._sheet.append(COLUMNS)
+        zone_name = getattr(self._zone, "key", None) or "UTC"
+        self._sheet.append(["id", f"time ({zone_name})", "kind", "value", "dimensions"])
+
+    def _time(self, time):
+        """A naive datetime in the guild's zone: openpyxl makes it an Excel date with its date-time format
+        (``yyyy-mm-dd h:mm:ss``). Setting a format per cell ourselves cost a quarter of the speed."""
+        if isinstance(time, str):
+            time = datetime.fromisoformat(time)
+        if time.tzinfo is not None:
+            time = time.astimezone(self._zone).replace(tzinfo=None)
+        return time
 
     def write_many(self, rows):
-        for row in rows:
-            self._sheet.append(_cells(row))
+        append, cell_time = self._sheet.append, self._time
+        for event_id, time, kind, value, dimensions in rows:
+            append([event_id, cell_time(time), kind, _number(value), dimensions])
 
     def close(self):
         self._book.save(self._out)

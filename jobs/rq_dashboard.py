@@ -5,12 +5,25 @@ member could requeue dead jobs (a staff retry, ``services.adopt_rq_requeue``), s
 delete jobs and empty queues. Here every page needs ``jobs.view_jobrecord`` (as the admin's own queue
 pages do), and each write the permission of the same action in the admin: requeue needs retry, stop
 needs cancel, deleting or emptying needs delete (superusers). Callers who are not staff still get
-django-rq's own answer (the login page)."""
+django-rq's own answer (the login page).
+
+It also speaks of jobdesk's ledger, so the two never tell different stories:
+- a requeue (one job, the selected ones, or "requeue all" failed jobs) first reopens each dead record
+  in the ledger as a staff retry by the staff member who clicked (``services.adopt_rq_requeue``), so the
+  audit log names them; the worker that runs it then finds it queued;
+- a job's page links to its record in jobdesk's admin (``templates/django_rq/job_detail.html``);
+- jobdesk keeps its schedules in the ledger, not in rq-scheduler: the dashboard lists them in place of
+  rq-scheduler's panel (which showed the connection as ``NOHOST:6379/0``), and that panel's page leads
+  to the admin's Schedules (``templates/django_rq/stats.html``)."""
 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django_rq.queues import get_queue_by_index
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
+
+from jobs import services
 
 VIEW = "jobs.view_jobrecord"
 RETRY = "jobs.retry_jobrecord"
@@ -42,11 +55,29 @@ def with_roles(view):
     @wraps(view)
     def guarded(request, *args, **kwargs):
         user = request.user
-        if user.is_active and user.is_staff and not user.has_perm(permission_needed(name, request)):
+        if not (user.is_active and user.is_staff):
+            return view(request, *args, **kwargs)  # django-rq's own answer: its login page
+        if not user.has_perm(permission_needed(name, request)):
             raise PermissionDenied(f"needs the permission {permission_needed(name, request)}")
+        if name == "scheduler_jobs":
+            return redirect("admin:jobs_schedule_changelist")
+        if request.method == "POST":
+            for job_id in requeued_ids(name, request, **kwargs):
+                services.adopt_rq_requeue(job_id, actor=user, reason="requeued in RQ from django-rq's dashboard")
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def requeued_ids(view_name, request, queue_index=None, job_id=None, **kwargs) -> list[str]:
+    """The RQ jobs a POST to django-rq's ``view_name`` is about to requeue (none for other views)."""
+    if view_name == "requeue_job_view":
+        return [job_id]
+    if view_name == "actions" and request.POST.get("action") == "requeue":
+        return request.POST.getlist("job_ids")
+    if view_name == "requeue_all":
+        return get_queue_by_index(queue_index).failed_job_registry.get_job_ids()
+    return []
 
 
 # The read-only JSON and Prometheus views keep their own check (staff, or django-rq's API token).

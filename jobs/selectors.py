@@ -75,6 +75,25 @@ def job_detail(record_id) -> JobRecord | None:
         return None
 
 
+def record_of_rq_job(rq_id) -> JobRecord | None:
+    """The ledger record of an RQ job (its id is the record's), without its attempts; None for an RQ job
+    that is not jobdesk's (or not a UUID)."""
+    try:
+        return JobRecord.objects.only("id", "status", "job_type").filter(pk=uuid.UUID(str(rq_id))).first()
+    except ValueError:
+        return None
+
+
+def schedules_overview(limit=20):
+    """The schedules django-rq's dashboard lists beside its queues: jobdesk keeps them in the ledger
+    (``jobs.Schedule``), not in rq-scheduler, so they are read from there, soonest first."""
+    from django.db.models import F
+
+    from jobs.models import Schedule
+
+    return list(Schedule.objects.order_by(F("next_run_at").asc(nulls_last=True), "name")[:limit])
+
+
 # Per job type, what its app adds to the job's status (``register_status_extra``): an export's download URL.
 _status_extras = {}
 

@@ -5,6 +5,7 @@ for longer than one reconciler pass.
 
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
@@ -44,13 +45,18 @@ def retry_job(record: JobRecord, *, actor=None, reason="retried by staff") -> bo
     return won
 
 
-def adopt_rq_requeue(record_id) -> bool:
-    """A dead job that RQ hands to a worker again was requeued in RQ itself (django-rq's failed-jobs
-    page, ``rq requeue``): treat it as a staff retry, so the ledger and RQ agree. The caller is
-    already running the RQ job, so nothing is dispatched."""
-    record = JobRecord.objects.filter(pk=record_id, status=Status.DEAD).first()
-    return bool(record) and _reopen(record, expected={Status.DEAD}, actor_id=None,
-                                    reason="requeued in RQ (django-rq or rq requeue)")
+def adopt_rq_requeue(record_id, *, actor=None, reason="requeued in RQ (django-rq or rq requeue)") -> bool:
+    """A dead job requeued in RQ itself (django-rq's failed-jobs page, ``rq requeue``) is a staff retry:
+    the ledger reopens it so that it and RQ agree. django-rq's dashboard calls this with the staff member
+    before its own requeue (``jobs.rq_dashboard``), so the audit names who did it; a worker handed a
+    requeued job the ledger still calls dead (``rq requeue`` from a shell) calls it without one. Nothing
+    is dispatched: RQ already has the job. False for an id that is not a dead record."""
+    try:
+        record = JobRecord.objects.filter(pk=record_id, status=Status.DEAD).first()
+    except (ValueError, ValidationError):  # not a UUID: not one of jobdesk's jobs
+        return False
+    return bool(record) and _reopen(record, expected={Status.DEAD}, actor_id=getattr(actor, "pk", actor),
+                                    reason=reason)
 
 
 def requeue_job(record: JobRecord, *, actor=None) -> bool:

@@ -4,8 +4,7 @@ The secret is shown once, on the page that follows its creation, and never liste
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -14,17 +13,11 @@ from jobs.errors import JobError
 from notifications import selectors, services
 from notifications.forms import WebhookEndpointForm
 from notifications.models import WebhookEndpoint
-from project.models import Guild
-from project.tenancy import guild_ids_for, is_guild_admin
+from project.tenancy import panel_guild
 
 
 def _admin_guild(request, slug):
-    guild = get_object_or_404(Guild, slug=slug)
-    if guild.pk not in guild_ids_for(request.user):
-        raise Http404("no such guild")
-    if not is_guild_admin(request.user, guild.pk):
-        raise PermissionDenied("only the guild's admins manage its webhooks")
-    return guild
+    return panel_guild(request, slug, admin=True, refusal="only the guild's admins manage its webhooks")[0]
 
 
 @login_required

@@ -1,12 +1,27 @@
 """Tenancy: a guild is the customer a job belongs to; memberships say who may act for it."""
 
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+
+def validate_time_zone(value):
+    """An IANA time zone name that this machine's zone database knows ("Europe/Paris", "UTC")."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a time zone name (IANA, such as Europe/Paris or UTC)",
+                              code="invalid_time_zone")
 
 
 class Guild(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="IANA name (Europe/Paris). Exports show times in it: XLSX cells are Excel dates in this zone.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -14,6 +29,10 @@ class Guild(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone or "UTC")
 
 
 class Membership(models.Model):

@@ -4,7 +4,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.utils import timezone
 
 from project.models import Guild, GuildApiToken, Membership
@@ -33,6 +34,19 @@ def membership(user, guild_id) -> Membership | None:
         return None
     which = {"guild__slug": guild_id} if isinstance(guild_id, str) else {"guild_id": guild_id}
     return Membership.objects.select_related("guild").filter(user=user, **which).first()
+
+
+def panel_guild(request, slug, *, admin=False, refusal="only the guild's admins may do this"):
+    """The guild ``slug`` for a control-panel page, and whether the caller is one of its admins: one
+    query. A guild the caller is not a member of is a 404 (whether it exists stays unknown); with
+    ``admin=True`` a member who is not one of its admins gets a 403 saying ``refusal``."""
+    member = membership(request.user, slug)
+    if member is None:
+        raise Http404("no such guild")
+    is_admin = member.role in ADMIN_ROLES
+    if admin and not is_admin:
+        raise PermissionDenied(refusal)
+    return member.guild, is_admin
 
 
 def api_token_create(*, guild: Guild, name: str, created_by=None) -> tuple[GuildApiToken, str]:

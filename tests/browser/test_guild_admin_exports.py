@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 START, END = date(2026, 3, 1), date(2026, 3, 31)
 CHOSEN = ["commands", "messages"]
-MATCHING = 400_000  # progress every 10,000 rows
+MATCHING = 400_000  # progress every EXPORTS_PROGRESS_ROWS (5,000) rows
 HEADER = ["id", "time", "kind", "value", "dimensions"]
 
 # Installed in every document the page loads: a log, in sessionStorage (it survives the page's own
