@@ -3,7 +3,7 @@
 Every action is permission-checked (``@admin.action(permissions=...)``: staff without the permission do
 not see it, and a forged POST is refused), destructive ones ask for confirmation, each reports counts,
 and each job it touches gets an audit event naming the staff member. The queues, dead-letter and
-"every matching job" pages live in ``jobs.admin_views``.
+"every matching job" pages live in the ``jobs.staff`` package.
 """
 
 import json
@@ -17,11 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from jobs import admin_views, options, registry, selectors, services
+from jobs import options, registry, selectors, services
 from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
 from jobs.admin_display import status_badge
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord
+from jobs.staff import bulk, dead_letters, job_page, queues as queues_page
 
 class JobNotFinished(Exception):
     """The service refused to delete a job that is not finished (it moved after the page was read)."""
@@ -84,9 +85,9 @@ class JobRecordAdmin(admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("queues/", wrap(admin_views.QueuesView.as_view(model_admin=self)), name="jobs_queues"),
-            path("dead-letters/", wrap(admin_views.DeadLettersView.as_view(model_admin=self)), name="jobs_dead_letters"),
-            path("bulk/", wrap(admin_views.BulkActionView.as_view(model_admin=self)), name="jobs_bulk"),
+            path("queues/", wrap(queues_page.QueuesView.as_view(model_admin=self)), name="jobs_queues"),
+            path("dead-letters/", wrap(dead_letters.DeadLettersView.as_view(model_admin=self)), name="jobs_dead_letters"),
+            path("bulk/", wrap(bulk.BulkActionView.as_view(model_admin=self)), name="jobs_bulk"),
             *super().get_urls(),
         ]
 
@@ -142,12 +143,12 @@ class JobRecordAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         record = selectors.job_detail(object_id)
         if record is not None:
-            extra_context = {**(extra_context or {}), **admin_views.job_page_context(record)}
+            extra_context = {**(extra_context or {}), **job_page.job_page_context(record)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "bulk_query": request.GET.urlencode(),
-                         "can_bulk": admin_views.bulk_actions_allowed(request)}
+                         "can_bulk": bulk.bulk_actions_allowed(request)}
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="status", ordering="status")
