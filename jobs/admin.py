@@ -22,7 +22,7 @@ from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
 from jobs.admin_display import status_badge
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord
-from jobs.staff import bulk, dead_letters, job_page, queues as queues_page
+from jobs.staff import bulk, dead_letters, job_list, job_page, queues as queues_page, workers
 
 class JobNotFinished(Exception):
     """The service refused to delete a job that is not finished (it moved after the page was read)."""
@@ -53,8 +53,9 @@ class JobAttemptInline(admin.StackedInline):
 
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
-    list_display = ["id", "job_type", "queue", "colored_status", "attempts_display", "guild", "actor",
-                    "correlation_id", "created_at", "duration"]
+    # Fits a 1366-px screen: short ids (the full one on hover, and search takes it), compact times.
+    list_display = ["short_id", "job_type", "queue", "colored_status", "attempts_display", "guild", "actor",
+                    "short_correlation_id", "created", "duration_display"]
     list_filter = ["status", QueueFilter, JobTypeFilter, GuildFilter, ErrorTypeFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id"]  # see get_search_results: exact matches through indexes only
@@ -88,6 +89,12 @@ class JobRecordAdmin(admin.ModelAdmin):
             path("queues/", wrap(queues_page.QueuesView.as_view(model_admin=self)), name="jobs_queues"),
             path("dead-letters/", wrap(dead_letters.DeadLettersView.as_view(model_admin=self)), name="jobs_dead_letters"),
             path("bulk/", wrap(bulk.BulkActionView.as_view(model_admin=self)), name="jobs_bulk"),
+            path("workers/", wrap(workers.WorkersView.as_view(model_admin=self)), name="jobs_workers"),
+            path("live-rows/", wrap(job_list.LiveRowsView.as_view(model_admin=self)), name="jobs_live_rows"),
+            path("<path:object_id>/live/", wrap(job_page.JobLiveView.as_view(model_admin=self)),
+                 name="jobs_jobrecord_live"),
+            path("<path:object_id>/act/", wrap(job_page.JobActionView.as_view(model_admin=self)),
+                 name="jobs_jobrecord_act"),
             *super().get_urls(),
         ]
 
@@ -143,17 +150,42 @@ class JobRecordAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         record = selectors.job_detail(object_id)
         if record is not None:
-            extra_context = {**(extra_context or {}), **job_page.job_page_context(record)}
+            extra_context = {**(extra_context or {}), **job_page.job_page_context(record, request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "bulk_query": request.GET.urlencode(),
-                         "can_bulk": bulk.bulk_actions_allowed(request)}
+                         "can_bulk": bulk.bulk_actions_allowed(request), "refresh": settings.ADMIN_REFRESH_SECONDS}
         return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request):
+        # The list's rows bring their attempts' times (one query for the page; the capped count ignores
+        # it), for the last attempt's duration.
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if request.method == "GET" and match is not None and match.url_name == "jobs_jobrecord_changelist":
+            queryset = queryset.prefetch_related(job_list.attempt_times())
+        return queryset
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        return job_list.short(obj.pk)
+
+    @admin.display(description="correlation ID")
+    def short_correlation_id(self, obj):
+        return job_list.short(obj.correlation_id, 12)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return job_list.when(obj.created_at)
 
     @admin.display(description="status", ordering="status")
     def colored_status(self, obj):
-        return status_badge(obj.status, obj.get_status_display())
+        return job_list.live_cell(obj, "status")
+
+    @admin.display(description="duration")
+    def duration_display(self, obj):
+        return job_list.live_cell(obj, "duration")
 
     @admin.display(description="status")
     def status_badge(self, obj):
@@ -172,7 +204,7 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="attempts")
     def attempts_display(self, obj):
-        return f"{obj.attempts}/{obj.max_attempts}"
+        return job_list.live_cell(obj, "attempts")
 
     @admin.display(description="timeout and detection")
     def limits(self, obj):

@@ -132,3 +132,49 @@ def job_as_dict(record: JobRecord, absolute_url=None) -> dict:
     if extra is not None:
         found.update(extra(record, absolute_url or (lambda path: path)) or {})
     return found
+
+
+# RQ's worker states as staff read them.
+WORKER_STATES_IN_WORDS = {"busy": "running a job", "idle": "waiting for jobs", "started": "starting",
+                          "suspended": "suspended (rq suspend)"}
+
+
+def workers_overview(now=None) -> list[dict]:
+    """Every RQ worker registered in jobdesk's Redis: name, host, pid, queues, state in words, its current
+    job, jobs done and failed, its last heartbeat; ``gone`` when it has not beaten for a heartbeat's
+    lifetime (``QUEUE_JOB_HEARTBEAT`` + ``QUEUE_HEARTBEAT_GRACE``: it stopped without saying so). A
+    worker that a running job in the ledger names but that Redis no longer knows is listed as gone too
+    (its key expired), with that job: the reconciler takes such jobs back."""
+    from django.conf import settings
+    from django.utils import timezone
+    from rq import Worker as RQWorker
+
+    now = now or timezone.now()
+    lifetime = settings.QUEUE_JOB_HEARTBEAT + settings.QUEUE_HEARTBEAT_GRACE
+    rows = []
+    for worker in RQWorker.all(connection=redis_connection()):
+        if worker is None:
+            continue
+        state = worker.get_state()
+        beat = worker.last_heartbeat
+        silent = (now - beat).total_seconds() if beat else None
+        gone = silent is None or silent > lifetime
+        rows.append({
+            "name": worker.name, "hostname": worker.hostname or "-", "pid": worker.pid,
+            "queues": worker.queue_names(), "state": "gone" if gone else WORKER_STATES_IN_WORDS.get(state, state),
+            "gone": gone, "current_job": worker.get_current_job_id(), "done": worker.successful_job_count,
+            "failed": worker.failed_job_count, "last_heartbeat": beat, "silent_for": silent,
+            "birth": worker.birth_date,
+        })
+    known = {row["name"] for row in rows}
+    lost = {}
+    for job_id, worker in (JobRecord.objects.filter(status=Status.RUNNING).exclude(worker="")
+                           .values_list("id", "worker")[:1000]):
+        if worker not in known:
+            lost.setdefault(worker, job_id)
+    for name, job_id in sorted(lost.items()):
+        rows.append({"name": name, "hostname": "-", "pid": None, "queues": [], "state": "gone", "gone": True,
+                     "current_job": str(job_id), "done": None, "failed": None, "last_heartbeat": None,
+                     "silent_for": None, "birth": None})
+    rows.sort(key=lambda row: (row["gone"], row["name"]))
+    return rows

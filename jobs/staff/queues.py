@@ -1,5 +1,7 @@
-"""The queues page: per queue its counts, workers and state, with pause and resume."""
+"""The queues page: per queue its counts, workers and state, with pause and resume; its counts and
+"paused" badges refresh themselves (htmx, every ``ADMIN_REFRESH_SECONDS``)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -24,8 +26,11 @@ class QueuesView(_AdminPage):
             warnings = redis_durability_warnings()
         except RedisError as exc:
             rows, rates, error, warnings = [], [], f"Redis unavailable: {exc}", []
+        if request.htmx:  # the live part alone, every ADMIN_REFRESH_SECONDS
+            self.template = "admin/jobs/_queues_live.html"
         return self.render(request, rows=rows, rates=rates, error=error, warnings=warnings,
-                           can_pause=request.user.has_perm("jobs.pause_queue"), django_rq_url=reverse("django_rq:home"))
+                           can_pause=request.user.has_perm("jobs.pause_queue"), django_rq_url=reverse("django_rq:home"),
+                           refresh=settings.ADMIN_REFRESH_SECONDS)
 
     def post(self, request):
         if not request.user.has_perm("jobs.pause_queue"):
