@@ -54,8 +54,8 @@ class JobAttemptInline(admin.StackedInline):
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
     # Fits a 1366-px screen: short ids (the full one on hover, and search takes it), compact times.
-    list_display = ["short_id", "job_type", "queue", "colored_status", "attempts_display", "guild", "actor",
-                    "short_correlation_id", "created", "duration_display"]
+    list_display = ["short_id", "job_type", "short_queue", "colored_status", "attempts_display", "short_guild",
+                    "actor", "short_correlation_id", "created", "duration_display"]
     list_filter = ["status", QueueFilter, JobTypeFilter, GuildFilter, ErrorTypeFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id"]  # see get_search_results: exact matches through indexes only
@@ -155,7 +155,9 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "bulk_query": request.GET.urlencode(),
-                         "can_bulk": bulk.bulk_actions_allowed(request), "refresh": settings.ADMIN_REFRESH_SECONDS}
+                         "can_bulk": bulk.bulk_actions_allowed(request), "refresh": settings.ADMIN_REFRESH_SECONDS,
+                         # The app list beside the job list would squeeze its columns on a 1366-px screen.
+                         "is_nav_sidebar_enabled": False}
         return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request):
@@ -170,6 +172,14 @@ class JobRecordAdmin(admin.ModelAdmin):
     @admin.display(description="id", ordering="id")
     def short_id(self, obj):
         return job_list.short(obj.pk)
+
+    @admin.display(description="queue", ordering="queue")
+    def short_queue(self, obj):
+        return job_list.without_namespace(obj.queue)
+
+    @admin.display(description="guild", ordering="guild")
+    def short_guild(self, obj):
+        return job_list.short(obj.guild, 14) if obj.guild_id else "-"
 
     @admin.display(description="correlation ID")
     def short_correlation_id(self, obj):

@@ -37,9 +37,11 @@ class BulkActionView(_AdminPage):
             raise PermissionDenied
         filters = selectors.bulk_filters(request.GET)
         matching = selectors.jobs_matching(filters)
+        actions, chosen = bulk_actions_allowed(request), request.GET.get("action", "")
+        if chosen in actions:  # one action asked for (the dead-letter group's "retry all"): only its button
+            actions = [chosen]
         return self.render(request, filters=filters, query=request.GET.urlencode(),
-                           count=matching.order_by()[:100_001].count(), actions=bulk_actions_allowed(request),
-                           chosen=request.GET.get("action", ""))
+                           count=matching.order_by()[:100_001].count(), actions=actions, chosen=chosen)
 
     def post(self, request):
         action = request.POST.get("action", "")

@@ -41,6 +41,14 @@ def short(value, length=8):
     return format_html('<span title="{}">{}…</span>', value, value[:length])
 
 
+def without_namespace(queue):
+    """``default.high`` for ``jobdesk.default.high`` (every queue shares the namespace); whole on hover."""
+    prefix = f"{settings.QUEUE_NAMESPACE}."
+    if not queue.startswith(prefix):
+        return queue
+    return format_html('<span title="{}">{}</span>', queue, queue[len(prefix):])
+
+
 def when(moment: datetime):
     """A compact local time: "14:03:07" today, "12-05 14:03" this year, the date otherwise."""
     if moment is None:
