@@ -166,7 +166,7 @@ class JobRecordAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         match = request.resolver_match
         if request.method == "GET" and match is not None and match.url_name == "jobs_jobrecord_changelist":
-            queryset = queryset.prefetch_related(job_list.attempt_times())
+            queryset = queryset.prefetch_related(selectors.attempt_times())
         return queryset
 
     @admin.display(description="id", ordering="id")

@@ -204,3 +204,26 @@ def dead_error_types(limit=50) -> list[str]:
             )
             SELECT DISTINCT error_type FROM pairs WHERE error_type <> '' ORDER BY 1 LIMIT %s""", [limit * 10, limit])
         return [row[0] for row in cursor.fetchall()]
+
+
+def attempt_times():
+    """A prefetch of jobs' attempts with only their times (what a list row's duration needs)."""
+    from django.db.models import Prefetch
+
+    from jobs.models import JobAttempt
+
+    return Prefetch("attempt_set", queryset=JobAttempt.objects.only("record_id", "number", "started_at", "ended_at"))
+
+
+def jobs_with_attempt_times(ids):
+    """The jobs with these ids (the rows a list page shows), each with its attempts' times."""
+    return JobRecord.objects.filter(pk__in=ids).prefetch_related(attempt_times())
+
+
+def newer_jobs_count(filters: dict, since, cap: int) -> int:
+    """How many jobs matching a list's ``filters`` were created after ``since``, counting at most ``cap``."""
+    return jobs_matching(filters).filter(created_at__gt=since).order_by()[:cap].count()
+
+
+def job_children(record, limit=50):
+    return list(record.children.order_by("created_at")[:limit])

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,17 +19,11 @@ from django.utils.html import format_html, format_html_join
 
 from jobs import selectors
 from jobs.admin_display import status_badge
-from jobs.models import JobAttempt, JobRecord
 from jobs.staff.base import _AdminPage
 from jobs.staff.job_page import scheduled_for
 
 MAX_IDS = 200
 NEWER_CAP = 100
-
-
-def attempt_times():
-    """The prefetch of a row's attempts with only what the duration needs."""
-    return Prefetch("attempt_set", queryset=JobAttempt.objects.only("record_id", "number", "started_at", "ended_at"))
 
 
 def short(value, length=8):
@@ -110,13 +103,12 @@ class LiveRowsView(_AdminPage):
                 ids.append(uuid.UUID(value.strip()))
             except ValueError:
                 continue
-        records = JobRecord.objects.filter(pk__in=ids).prefetch_related(attempt_times())
+        records = selectors.jobs_with_attempt_times(ids)
         cells = format_html_join("", "{}", ((live_cell(record, field, oob=True),) for record in records
                                             for field in ("status", "attempts", "duration")))
         since, newer = parse_datetime(request.GET.get("since", "")), 0
         if since is not None and request.GET.get("p", "1") in ("", "1", "0"):
-            matching = selectors.jobs_matching(selectors.bulk_filters(request.GET))
-            newer = matching.filter(created_at__gt=since).order_by()[:NEWER_CAP].count()
+            newer = selectors.newer_jobs_count(selectors.bulk_filters(request.GET), since, NEWER_CAP)
         return TemplateResponse(request, self.template, {
             "cells": cells, "newer": newer, "newer_capped": newer >= NEWER_CAP,
             "refresh": settings.ADMIN_REFRESH_SECONDS, "now": timezone.now(),

@@ -57,7 +57,7 @@ def job_page_context(record: JobRecord, request=None) -> dict:
         "timeline": entries,
         "timeline_whole": whole,
         "timeline_truncated": truncated,
-        "children": list(record.children.order_by("created_at")[:50]),
+        "children": selectors.job_children(record, 50),
     }
 
 
