@@ -99,11 +99,13 @@ def scheduled_for(record):
 
 
 def durations(record):
-    """``{"last", "total", "attempts"}``: the last attempt's run time (what "how long does it take" means
-    for a job that retried) and the time from its first start to its end; None where unknown."""
+    """``{"last", "total", "attempts", "running_since"}``: the last attempt's run time (what "how long does
+    it take" means for a job that retried), the time from its first start to its end, and when the attempt
+    still open began; None where unknown."""
     attempts = sorted(record.attempt_set.all(), key=lambda attempt: attempt.number)
     last = attempts[-1].duration if attempts else None
-    return {"last": last, "total": record.duration, "attempts": len(attempts)}
+    running_since = attempts[-1].started_at if attempts and attempts[-1].ended_at is None else None
+    return {"last": last, "total": record.duration, "attempts": len(attempts), "running_since": running_since}
 
 
 # action -> (permission, service, what the confirmation asks, what the message says, the button's label)
