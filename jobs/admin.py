@@ -3,7 +3,7 @@
 Every action is permission-checked (``@admin.action(permissions=...)``: staff without the permission do
 not see it, and a forged POST is refused), destructive ones ask for confirmation, each reports counts,
 and each job it touches gets an audit event naming the staff member. The queues, dead-letter and
-"every matching job" pages live in ``jobs.admin_views``.
+"every matching job" pages live in the ``jobs.staff`` package.
 """
 
 import json
@@ -17,11 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from jobs import admin_views, options, registry, selectors, services
+from jobs import options, registry, selectors, services
 from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
 from jobs.admin_display import status_badge
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord
+from jobs.staff import bulk, dead_letters, job_list, job_page, queues as queues_page, workers
 
 class JobNotFinished(Exception):
     """The service refused to delete a job that is not finished (it moved after the page was read)."""
@@ -52,8 +53,9 @@ class JobAttemptInline(admin.StackedInline):
 
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
-    list_display = ["id", "job_type", "queue", "colored_status", "attempts_display", "guild", "actor",
-                    "correlation_id", "created_at", "duration"]
+    # Fits a 1366-px screen: short ids (the full one on hover, and search takes it), compact times.
+    list_display = ["short_id", "job_type", "short_queue", "colored_status", "attempts_display", "short_guild",
+                    "actor", "short_correlation_id", "created", "duration_display"]
     list_filter = ["status", QueueFilter, JobTypeFilter, GuildFilter, ErrorTypeFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id"]  # see get_search_results: exact matches through indexes only
@@ -84,9 +86,15 @@ class JobRecordAdmin(admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("queues/", wrap(admin_views.QueuesView.as_view(model_admin=self)), name="jobs_queues"),
-            path("dead-letters/", wrap(admin_views.DeadLettersView.as_view(model_admin=self)), name="jobs_dead_letters"),
-            path("bulk/", wrap(admin_views.BulkActionView.as_view(model_admin=self)), name="jobs_bulk"),
+            path("queues/", wrap(queues_page.QueuesView.as_view(model_admin=self)), name="jobs_queues"),
+            path("dead-letters/", wrap(dead_letters.DeadLettersView.as_view(model_admin=self)), name="jobs_dead_letters"),
+            path("bulk/", wrap(bulk.BulkActionView.as_view(model_admin=self)), name="jobs_bulk"),
+            path("workers/", wrap(workers.WorkersView.as_view(model_admin=self)), name="jobs_workers"),
+            path("live-rows/", wrap(job_list.LiveRowsView.as_view(model_admin=self)), name="jobs_live_rows"),
+            path("<path:object_id>/live/", wrap(job_page.JobLiveView.as_view(model_admin=self)),
+                 name="jobs_jobrecord_live"),
+            path("<path:object_id>/act/", wrap(job_page.JobActionView.as_view(model_admin=self)),
+                 name="jobs_jobrecord_act"),
             *super().get_urls(),
         ]
 
@@ -142,17 +150,52 @@ class JobRecordAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         record = selectors.job_detail(object_id)
         if record is not None:
-            extra_context = {**(extra_context or {}), **admin_views.job_page_context(record)}
+            extra_context = {**(extra_context or {}), **job_page.job_page_context(record, request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "bulk_query": request.GET.urlencode(),
-                         "can_bulk": admin_views.bulk_actions_allowed(request)}
+                         "can_bulk": bulk.bulk_actions_allowed(request), "refresh": settings.ADMIN_REFRESH_SECONDS,
+                         # The app list beside the job list would squeeze its columns on a 1366-px screen.
+                         "is_nav_sidebar_enabled": False}
         return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request):
+        # The list's rows bring their attempts' times (one query for the page; the capped count ignores
+        # it), for the last attempt's duration.
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if request.method == "GET" and match is not None and match.url_name == "jobs_jobrecord_changelist":
+            queryset = queryset.prefetch_related(selectors.attempt_times())
+        return queryset
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        return job_list.short(obj.pk)
+
+    @admin.display(description="queue", ordering="queue")
+    def short_queue(self, obj):
+        return job_list.without_namespace(obj.queue)
+
+    @admin.display(description="guild", ordering="guild")
+    def short_guild(self, obj):
+        return job_list.short(obj.guild, 14) if obj.guild_id else "-"
+
+    @admin.display(description="correlation ID")
+    def short_correlation_id(self, obj):
+        return job_list.short(obj.correlation_id, 12)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return job_list.when(obj.created_at)
 
     @admin.display(description="status", ordering="status")
     def colored_status(self, obj):
-        return status_badge(obj.status, obj.get_status_display())
+        return job_list.live_cell(obj, "status")
+
+    @admin.display(description="duration")
+    def duration_display(self, obj):
+        return job_list.live_cell(obj, "duration")
 
     @admin.display(description="status")
     def status_badge(self, obj):
@@ -171,7 +214,7 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="attempts")
     def attempts_display(self, obj):
-        return f"{obj.attempts}/{obj.max_attempts}"
+        return job_list.live_cell(obj, "attempts")
 
     @admin.display(description="timeout and detection")
     def limits(self, obj):

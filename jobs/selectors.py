@@ -151,3 +151,98 @@ def job_as_dict(record: JobRecord, absolute_url=None) -> dict:
     if extra is not None:
         found.update(extra(record, absolute_url or (lambda path: path)) or {})
     return found
+
+
+# RQ's worker states as staff read them.
+WORKER_STATES_IN_WORDS = {"busy": "running a job", "idle": "waiting for jobs", "started": "starting",
+                          "suspended": "suspended (rq suspend)"}
+
+
+def workers_overview(now=None) -> list[dict]:
+    """Every RQ worker registered in jobdesk's Redis: name, host, pid, queues, state in words, its current
+    job, jobs done and failed, its last heartbeat; ``gone`` when it has not beaten for a heartbeat's
+    lifetime (``QUEUE_JOB_HEARTBEAT`` + ``QUEUE_HEARTBEAT_GRACE``: it stopped without saying so). A
+    worker that a running job in the ledger names but that Redis no longer knows is listed as gone too
+    (its key expired), with that job: the reconciler takes such jobs back."""
+    from django.conf import settings
+    from django.utils import timezone
+    from rq import Worker as RQWorker
+
+    now = now or timezone.now()
+    lifetime = settings.QUEUE_JOB_HEARTBEAT + settings.QUEUE_HEARTBEAT_GRACE
+    rows = []
+    for worker in RQWorker.all(connection=redis_connection()):
+        if worker is None:
+            continue
+        state = worker.get_state()
+        beat = worker.last_heartbeat
+        silent = (now - beat).total_seconds() if beat else None
+        gone = silent is None or silent > lifetime
+        rows.append({
+            "name": worker.name, "hostname": worker.hostname or "-", "pid": worker.pid,
+            "queues": worker.queue_names(), "state": "gone" if gone else WORKER_STATES_IN_WORDS.get(state, state),
+            "gone": gone, "current_job": worker.get_current_job_id(), "done": worker.successful_job_count,
+            "failed": worker.failed_job_count, "last_heartbeat": beat, "silent_for": silent,
+            "birth": worker.birth_date,
+        })
+    known = {row["name"] for row in rows}
+    lost = {}
+    for job_id, worker in (JobRecord.objects.filter(status=Status.RUNNING).exclude(worker="")
+                           .values_list("id", "worker")[:1000]):
+        if worker not in known:
+            lost.setdefault(worker, job_id)
+    for name, job_id in sorted(lost.items()):
+        rows.append({"name": name, "hostname": "-", "pid": None, "queues": [], "state": "gone", "gone": True,
+                     "current_job": str(job_id), "done": None, "failed": None, "last_heartbeat": None,
+                     "silent_for": None, "birth": None})
+    rows.sort(key=lambda row: (row["gone"], row["name"]))
+    return rows
+
+
+def dead_error_types(limit=50) -> list[str]:
+    """The error types of dead jobs, sorted, for the job list's sidebar: on PostgreSQL a loose index scan
+    of the dead-jobs index (one short index probe per distinct job type and error type, whatever the
+    number of dead jobs), never a ``SELECT DISTINCT`` over them."""
+    from django.db import connection
+
+    dead = JobRecord.objects.filter(status=Status.DEAD).exclude(last_error_type="")
+    if connection.vendor != "postgresql":
+        return list(dead.order_by("last_error_type").values_list("last_error_type", flat=True).distinct()[:limit])
+    table = JobRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH RECURSIVE pairs(job_type, error_type, n) AS (
+                (SELECT job_type, last_error_type, 1 FROM {table} WHERE status = 'dead'
+                 ORDER BY job_type, last_error_type LIMIT 1)
+                UNION ALL
+                SELECT next.job_type, next.last_error_type, pairs.n + 1 FROM pairs CROSS JOIN LATERAL (
+                    SELECT j.job_type, j.last_error_type FROM {table} j
+                    WHERE j.status = 'dead' AND (j.job_type, j.last_error_type) > (pairs.job_type, pairs.error_type)
+                    ORDER BY j.job_type, j.last_error_type LIMIT 1) next
+                WHERE pairs.n < %s
+            )
+            SELECT DISTINCT error_type FROM pairs WHERE error_type <> '' ORDER BY 1 LIMIT %s""", [limit * 10, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def attempt_times():
+    """A prefetch of jobs' attempts with only their times (what a list row's duration needs)."""
+    from django.db.models import Prefetch
+
+    from jobs.models import JobAttempt
+
+    return Prefetch("attempt_set", queryset=JobAttempt.objects.only("record_id", "number", "started_at", "ended_at"))
+
+
+def jobs_with_attempt_times(ids):
+    """The jobs with these ids (the rows a list page shows), each with its attempts' times."""
+    return JobRecord.objects.filter(pk__in=ids).prefetch_related(attempt_times())
+
+
+def newer_jobs_count(filters: dict, since, cap: int) -> int:
+    """How many jobs matching a list's ``filters`` were created after ``since``, counting at most ``cap``."""
+    return jobs_matching(filters).filter(created_at__gt=since).order_by()[:cap].count()
+
+
+def job_children(record, limit=50):
+    return list(record.children.order_by("created_at")[:limit])

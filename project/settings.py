@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "django_htmx",  # request.htmx, and htmx.min.js as a static file for the admin's live pages
     "ninja",  # /api/docs serves Swagger UI from these static files, not a CDN (NOTES.md 8a)
     "project",
     "jobs",
@@ -85,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -181,6 +183,8 @@ QUEUE_WORKER_MAX_JOBS = _positive_int("QUEUE_WORKER_MAX_JOBS", 1000)
 QUEUE_WORKER_MAX_MEMORY_MB = _positive_int("QUEUE_WORKER_MAX_MEMORY_MB", 512)
 # Seconds past a job's timeout before the worker kills a work process that did not stop the job itself.
 QUEUE_TIMEOUT_GRACE = _positive_int("QUEUE_TIMEOUT_GRACE", 5)
+# Seconds between the admin's live pages' refreshes (job list, job page, queues, workers).
+ADMIN_REFRESH_SECONDS = _positive_int("ADMIN_REFRESH_SECONDS", 5)
 # Seconds `manage.py jobs_workers` lets running jobs finish on SIGTERM before it kills them.
 QUEUE_SHUTDOWN_GRACE = _positive_int("QUEUE_SHUTDOWN_GRACE", 30)
 # Extra modules declaring job types, beyond each app's tasks.py (comma-separated dotted paths).

@@ -67,8 +67,13 @@ def test_the_job_page_shows_attempts_rq_state_and_the_audit_timeline(client, ope
     assert response.status_code == 200
     html = response.content.decode()
     assert "Ledger and RQ, side by side" in html and "not in Redis" in html
-    assert "Audit timeline of correlation ID cid-page-0000001" in html
+    assert "Audit timeline of this job" in html
     timeline = [event.action for event in response.context["timeline"]]
+    assert timeline[:1] == ["job.enqueued"] and "job.succeeded" in timeline and "test.child" not in timeline
+    assert {str(event.resource_id) for event in response.context["timeline"]} == {str(record.pk)}
+    whole = client.get(f"{CHANGELIST}{record.pk}/change/?timeline=all")
+    assert "Audit timeline of correlation ID cid-page-0000001" in whole.content.decode()
+    timeline = [event.action for event in whole.context["timeline"]]
     assert timeline[:1] == ["job.enqueued"] and "job.succeeded" in timeline and "test.child" in timeline
     child = JobRecord.objects.get(parent=record)
     assert f"/admin/jobs/jobrecord/{child.pk}/change/" in html, "child jobs are linked"

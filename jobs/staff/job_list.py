@@ -1,0 +1,115 @@
+"""The job list's live cells: status, attempts and duration of each row refresh themselves.
+
+Each of those cells is a ``<span id="job-<field>-<id>">``. The page polls ``LiveRowsView`` every
+``ADMIN_REFRESH_SECONDS`` (htmx, while the tab is visible) with the ids it shows; the answer is those
+cells again as htmx out-of-band swaps, so only they change: the rows, their checkboxes and a selection
+in progress stay as they are. One primary-key query (and one for attempts) per poll, whatever the
+ledger's size, and a count of newer matching jobs capped at ``NEWER_CAP``.
+"""
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
+
+from jobs import selectors
+from jobs.admin_display import status_badge
+from jobs.staff.base import _AdminPage
+from jobs.staff.job_page import scheduled_for
+
+MAX_IDS = 200
+NEWER_CAP = 100
+
+
+def short(value, length=8):
+    """The first ``length`` characters, the whole value on hover."""
+    value = str(value or "")
+    if len(value) <= length + 1:
+        return value or "-"
+    return format_html('<span title="{}">{}…</span>', value, value[:length])
+
+
+def without_namespace(queue):
+    """``default.high`` for ``jobdesk.default.high`` (every queue shares the namespace); whole on hover."""
+    prefix = f"{settings.QUEUE_NAMESPACE}."
+    if not queue.startswith(prefix):
+        return queue
+    return format_html('<span title="{}">{}</span>', queue, queue[len(prefix):])
+
+
+def when(moment: datetime):
+    """A compact local time: "14:03:07" today, "12-05 14:03" this year, the date otherwise."""
+    if moment is None:
+        return "-"
+    local, now = timezone.localtime(moment), timezone.localtime()
+    if local.date() == now.date():
+        text = local.strftime("%H:%M:%S")
+    elif local.year == now.year:
+        text = local.strftime("%m-%d %H:%M")
+    else:
+        text = local.strftime("%Y-%m-%d")
+    return format_html('<span title="{}">{}</span>', local.isoformat(timespec="milliseconds"), text)
+
+
+def _seconds(delta):
+    seconds = delta.total_seconds()
+    return f"{seconds:.3f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
+def _cell(record, field):
+    if field == "status":
+        ahead = scheduled_for(record)
+        badge = status_badge(record.status, record.get_status_display())
+        if ahead is not None:
+            return format_html('{} <span class="scheduled-for" title="{}">scheduled for {}</span>', badge,
+                               ahead.isoformat(), when(ahead))
+        return badge
+    if field == "attempts":
+        return f"{record.attempts}/{record.max_attempts}"
+    attempts = sorted(record.attempt_set.all(), key=lambda attempt: attempt.number)
+    last = attempts[-1].duration if attempts else None
+    if last is None:
+        return "-"
+    if len(attempts) > 1 and record.duration is not None:
+        return format_html('{} <small title="from the first start to the end, {} attempts">({} total)</small>',
+                           _seconds(last), len(attempts), _seconds(record.duration))
+    return _seconds(last)
+
+
+def live_cell(record, field, oob=False):
+    """A row's live cell; ``oob`` marks it for htmx to swap in place of the one with its id."""
+    return format_html('<span id="job-{}-{}" class="job-live" data-job-id="{}"{}>{}</span>', field, record.pk,
+                       record.pk, " hx-swap-oob=\"true\"" if oob else "", _cell(record, field))
+
+
+class LiveRowsView(_AdminPage):
+    """GET ``?ids=<id>,<id>…`` (the rows a list page shows, at most ``MAX_IDS``) and the list's own filter
+    parameters with ``since`` (when the page was drawn): the rows' live cells, out of band, and a note of
+    how many newer jobs match the filter."""
+
+    template = "admin/jobs/jobrecord/_live_rows.html"
+
+    def get(self, request):
+        if not self.model_admin.has_view_permission(request):
+            raise PermissionDenied
+        ids = []
+        for value in request.GET.get("ids", "").split(",")[:MAX_IDS]:
+            try:
+                ids.append(uuid.UUID(value.strip()))
+            except ValueError:
+                continue
+        records = selectors.jobs_with_attempt_times(ids)
+        cells = format_html_join("", "{}", ((live_cell(record, field, oob=True),) for record in records
+                                            for field in ("status", "attempts", "duration")))
+        since, newer = parse_datetime(request.GET.get("since", "")), 0
+        if since is not None and request.GET.get("p", "1") in ("", "1", "0"):
+            newer = selectors.newer_jobs_count(selectors.bulk_filters(request.GET), since, NEWER_CAP)
+        return TemplateResponse(request, self.template, {
+            "cells": cells, "newer": newer, "newer_capped": newer >= NEWER_CAP,
+            "refresh": settings.ADMIN_REFRESH_SECONDS, "now": timezone.now(),
+        })
