@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from jobs import options, registry, selectors, services
 from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
-from jobs.admin_display import status_badge
+from jobs.admin_display import millisecond_time, status_badge
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord
 from jobs.staff import bulk, dead_letters, job_list, job_page, queues as queues_page, workers
 
@@ -32,13 +32,19 @@ class JobNotFinished(Exception):
         self.pk, self.status = pk, status
 
 
+# The timeline's moments, shown to the millisecond.
+TIMES = ["created_at", "run_at", "queued_at", "started_at", "retrying_at", "succeeded_at", "dead_at", "canceled_at"]
+
+
 class JobAttemptInline(admin.StackedInline):
     model = JobAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "outcome", "worker", "started_at", "ended_at", "retry_delay", "error_type", "error_message",
+    fields = ["number", "outcome", "worker", "started", "ended", "retry_delay", "error_type", "error_message",
               "traceback_pre"]
     readonly_fields = fields
+    started = millisecond_time("started_at", "started at")
+    ended = millisecond_time("ended_at", "ended at")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -68,9 +74,8 @@ class JobRecordAdmin(admin.ModelAdmin):
     actions = ["retry_selected", "cancel_selected", "requeue_selected", "delete_selected"]
     inlines = [JobAttemptInline]
     readonly_fields = ["id", "job_type", "queue", "priority", "status_badge", "status_reason", "attempts",
-                       "max_attempts", "run_at", "correlation_id", "actor", "guild", "parent", "batch",
-                       "progress", "progress_message", "result_pretty", "last_error_type", "last_error", "worker", "created_at", "queued_at", "started_at",
-                       "retrying_at", "succeeded_at", "dead_at", "canceled_at", "payload_pretty", "limits",
+                       "max_attempts", "correlation_id", "actor", "guild", "parent", "batch",
+                       "progress", "progress_message", "result_pretty", "last_error_type", "last_error", "worker", *(f"{name}_ms" for name in TIMES), "payload_pretty", "limits",
                        "unique_display"]
     fieldsets = [
         (None, {"fields": ["id", "job_type", "status_badge", "status_reason", "queue", "priority", "correlation_id",
@@ -79,9 +84,11 @@ class JobRecordAdmin(admin.ModelAdmin):
                                              "result_pretty", "last_error_type", "last_error", "worker"]}),
         ("Limits", {"fields": ["limits", "unique_display"]}),
         ("Payload", {"fields": ["payload_pretty"]}),
-        ("Timeline", {"fields": ["created_at", "run_at", "queued_at", "started_at", "retrying_at", "succeeded_at",
-                                 "dead_at", "canceled_at"]}),
+        ("Timeline", {"fields": [f"{name}_ms" for name in TIMES],
+                      "description": "Local times to the millisecond, as in the logs."}),
     ]
+    created_at_ms, run_at_ms, queued_at_ms, started_at_ms, retrying_at_ms, succeeded_at_ms, dead_at_ms, \
+        canceled_at_ms = (millisecond_time(name) for name in TIMES)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

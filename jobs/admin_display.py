@@ -1,6 +1,8 @@
 """What the admin pages show of a job, shared by the job, schedule and batch admins."""
 
+from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from jobs.models import Status
@@ -21,6 +23,24 @@ def job_link(job_id):
     if not job_id:
         return "-"
     return format_html('<a href="{}">{}</a>', reverse("admin:jobs_jobrecord_change", args=[job_id]), job_id)
+
+
+def to_the_millisecond(moment):
+    """A time as staff on call compare them with logs: local date and time to the millisecond, and the zone."""
+    if moment is None:
+        return "-"
+    local = timezone.localtime(moment)
+    return f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d} {local:%Z}"
+
+
+def millisecond_time(field, description=None):
+    """An admin display of the datetime ``field`` to the millisecond (Django's shows the minute)."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def show(self, obj):
+        return to_the_millisecond(getattr(obj, field))
+
+    return show
 
 
 class ReadOnlyAdmin:

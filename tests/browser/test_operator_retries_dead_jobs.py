@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Status
-from tests.browser.conftest import CHANGELIST, DEAD_LETTERS, OPERATORS, log_in, make_staff, reload_until
+from tests.browser.conftest import ARTIFACTS, CHANGELIST, DEAD_LETTERS, OPERATORS, log_in, make_staff, reload_until
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,6 +52,8 @@ def test_operator_retries_one_selected_dead_job(page, live_server, start_worker)
     reload_until(page, lambda p: status_on_job_page(p) == "Succeeded", message="the retried job to succeed")
     expect(page.locator(".field-attempts .readonly")).to_have_text("2")
     assert JobRecord.objects.get(pk=other.pk).status == Status.DEAD, "the job not selected is left dead"
+    ARTIFACTS.mkdir(exist_ok=True)  # the job page README shows: failed, retried by staff, succeeded
+    page.screenshot(path=str(ARTIFACTS / "job-page.png"), full_page=True)
 
 
 def test_operator_retries_a_dead_letter_group(page, live_server, start_worker):
