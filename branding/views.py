@@ -2,9 +2,10 @@
 (static/branding/branding.js), and the latest fan-out with each shard's status. Members may look; only
 the guild's admins may save or retry; another guild is a 404."""
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -14,6 +15,7 @@ from branding import selectors, services
 from branding.forms import BrandingForm
 from branding.models import FanOut
 from jobs.errors import JobError
+from project.panel_forms import submit_admin_form
 from project.tenancy import panel_guild
 
 
@@ -23,17 +25,13 @@ def branding_page(request, slug):
     current = selectors.branding_for(guild)
     form = BrandingForm(initial={f: getattr(current, f) for f in services.FIELDS} if current else None)
     if request.method == "POST":
-        if not admin:
-            raise PermissionDenied("only the guild's admins may change its branding")
         form = BrandingForm(request.POST)
-        if form.is_valid():
-            try:
-                services.branding_save(guild=guild, user=request.user, **form.cleaned_data)
-            except JobError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            else:
-                messages.success(request, "Saved; the bot's shards are being updated below.")
-                return HttpResponseRedirect(request.path)
+        done = submit_admin_form(
+            request, form, admin=admin, refused="only the guild's admins may change its branding",
+            save=functools.partial(services.branding_save, guild=guild, user=request.user),
+            saved="Saved; the bot's shards are being updated below.")
+        if done:
+            return done
     return _page(request, guild, admin, form, current, status=400 if form.errors else 200)
 
 

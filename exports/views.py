@@ -4,9 +4,10 @@ Server-rendered pages; every page is scoped to the caller's memberships (another
 writes need a guild admin (a member gets a 403).
 """
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -19,6 +20,7 @@ from exports.writers import CONTENT_TYPES
 from jobs.errors import JobError
 from jobs.models import JobRecord
 from project.models import Guild
+from project.panel_forms import submit_admin_form
 from project.tenancy import guild_ids_for, panel_guild
 
 JOBS_SHOWN = 50
@@ -36,17 +38,13 @@ def guild_home(request, slug):
     guild, admin = panel_guild(request, slug)
     form = ExportForm()
     if request.method == "POST":
-        if not admin:
-            raise PermissionDenied("only the guild's admins may export its analytics")
         form = ExportForm(request.POST)
-        if form.is_valid():
-            try:
-                services.export_request(guild=guild, user=request.user, **form.cleaned_data)
-            except JobError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            else:
-                messages.success(request, "Your export is on its way; it shows below.")
-                return HttpResponseRedirect(request.path)
+        done = submit_admin_form(
+            request, form, admin=admin, refused="only the guild's admins may export its analytics",
+            save=functools.partial(services.export_request, guild=guild, user=request.user),
+            saved="Your export is on its way; it shows below.")
+        if done:
+            return done
     return _guild_page(request, guild, admin, form, status=400 if form.errors else 200)
 
 
