@@ -73,6 +73,19 @@ def requeue_job(record: JobRecord, *, actor=None) -> bool:
     return True
 
 
+def wake_job(record_id) -> bool:
+    """Run a job that waits for its children (``jobs.errors.Waiting``: retrying until a check-back) now,
+    because they have ended. False when it is not waiting (already woken, running, canceled). Its RQ job is
+    moved from the scheduled registry to its queue when the caller's transaction commits; should RQ not
+    hold it there yet (the waiting attempt is still handing it over), the check-back runs it."""
+    record = JobRecord.objects.filter(pk=record_id, status=Status.RETRYING).first()
+    if record is None or not JobRecord.objects.filter(pk=record.pk, status=Status.RETRYING).update(run_at=None):
+        return False
+    record.run_at = None
+    transaction.on_commit(lambda: _move_to_queue(record), robust=True)
+    return True
+
+
 def _move_to_queue(record):
     queue = get_queue(record.queue)
     try:
