@@ -107,8 +107,8 @@ def _run_attempt(record, attempt):
         result = job_type.func(payload, ctx)
     except Waiting as exc:  # its work is in other jobs' hands: it waits for them (jobs.errors.Waiting)
         return _waiting(record, attempt, exc)
-    except Canceled as exc:
-        if states.finish_attempt(record, attempt, Status.CANCELED, outcome=Outcome.CANCELED, reason=exc.args[0] if exc.args else "",
+    except Canceled as exc:  # its work was called off meanwhile (jobs.errors.Canceled)
+        if states.finish_attempt(record, attempt, Status.CANCELED, outcome=Outcome.CANCELED, reason=str(exc),
                                  error=_error(exc)):
             log.info("job %s (%s) canceled itself on attempt %d: %s", record.pk, record.job_type, attempt.number, exc)
         return None
