@@ -10,7 +10,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jobdesk_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/13
 
-.PHONY: install run services test bench bench-enqueue bench-memory bench-peers bench-admin bench-export bench-chaos bench-charts check clean
+.PHONY: install run services test bench bench-enqueue bench-memory bench-peers bench-admin bench-export bench-chaos bench-charts bench-fanout check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,13 @@ bench-admin: install
 bench-export: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
 	$(BIN)/python bench/export_scale.py $(BENCH_ARGS)
+
+# A branding fan-out to 50 local shards and 1,000 webhook deliveries through jobs_workers (bench/fanout.py):
+# its own database (jobdesk_fanout_bench, made afresh) and its own redis-server on a free port of 127.0.0.1.
+bench-fanout: install
+	DEBUG=false SECRET_KEY=bench-only-secret-key SECURE_SSL_REDIRECT=false EXPORTS_ENCRYPTION_KEYS=$(TEST_EXPORTS_KEY) \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 \
+	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
 
 # Hosts crash every 3 s, Redis and PostgreSQL restart mid-run (bench/chaos.py). The bench starts its own
 # redis-server and, for the PostgreSQL restart, its own cluster: the shared servers are never restarted.

@@ -77,12 +77,13 @@ class ShardDeliveryInline(admin.TabularInline):
 
 @admin.register(FanOut)
 class FanOutAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "guild", "version", "status", "summary", "created_at", "finished_at"]
+    list_display = ["__str__", "guild", "version", "status", "summary", "job_status", "created_at", "finished_at"]
+    list_select_related = ["guild", "job"]
     list_filter = ["status"]
     search_fields = ["=correlation_id", "guild__slug"]
     readonly_fields = ["guild", "version", "status", "summary", "snapshot", "job", "actor", "correlation_id",
                        "created_at", "finished_at"]
-    exclude = ["idempotency_key", "request_hash"]
+    exclude = ["idempotency_key", "request_hash", "awaiting"]
     inlines = [ShardDeliveryInline]
     actions = ["retry_failed_shards"]
 
@@ -91,6 +92,11 @@ class FanOutAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="parent job")
+    def job_status(self, obj):
+        """The parent job follows its shards: retrying while it waits for them, then succeeded, dead or canceled."""
+        return obj.job.status if obj.job_id and obj.job else "—"
 
     def has_retry_fanout_permission(self, request):
         return request.user.has_perm("branding.retry_fanout")

@@ -63,6 +63,8 @@ class FanOut(models.Model):
     job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SENDING)
     summary = models.CharField(max_length=200, blank=True)
+    awaiting = models.BooleanField(default=False, db_default=False,
+                                   help_text="The parent job sent its shards a batch and has not reported its outcome yet.")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
     correlation_id = models.CharField(max_length=64, blank=True)

@@ -18,6 +18,9 @@ def fan_out_as_dict(fan_out: FanOut | None) -> dict | None:
     return {
         "id": fan_out.pk, "version": fan_out.version, "status": fan_out.status, "summary": fan_out.summary,
         "job": str(fan_out.job_id) if fan_out.job_id else None,
+        # The parent job's status follows the shards: retrying while it waits for them, then succeeded,
+        # dead (a shard failed) or canceled (superseded).
+        "job_status": fan_out.job.status if fan_out.job_id and fan_out.job else None,
         "shards": [
             {"shard": d.shard.shard_id, "status": d.status, "attempts": d.attempts,
              "http_status": d.last_http_status, "error": d.error[:300],

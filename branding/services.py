@@ -8,14 +8,18 @@ Promised:
 - A shard is never sent an older version than one it has applied: the child job checks the ledger
   before sending, the snapshot tells the shard to refuse an older ``version`` than it holds (answering
   409, recorded as superseded), so retries landing out of order cannot roll a shard back.
-- ``fan_out_retry_failed`` re-runs the parent job, which sends again only the shards that have not
-  applied that version.
+- The parent job's status follows its children (``fan_out_run``): it waits (``retrying``, its progress
+  moving as shards end) while they work, then ends succeeded when every shard applied the version, dead
+  with an error naming the failed shards, or canceled when a newer save superseded it.
+- ``fan_out_retry_failed`` (or a staff retry of the parent job) re-runs the parent job, which sends again
+  only the shards that have not applied that version, and then follows them again.
 """
 
 import hashlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -28,7 +32,7 @@ from branding.models import DONE_DELIVERY, OPEN_DELIVERY, BotShard, FanOut, Guil
 from jobs import services as job_services
 from jobs.enqueue import enqueue
 from jobs.errors import JobError
-from jobs.models import TERMINAL_STATUSES, WAITING_STATUSES, JobRecord
+from jobs.models import TERMINAL_STATUSES, WAITING_STATUSES, JobRecord, Status
 from notifications.outbound import OutboundRefused, check_url
 
 # Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -189,20 +193,51 @@ def _supersede_older(guild, version, *, actor=None):
 
 
 # --- The fan-out (called by branding.tasks) ----------------------------------------------------------
-def fan_out_start(fan_out: FanOut, *, correlation_id=None) -> dict:
-    """Make a delivery row per enabled shard and enqueue, as one batch, a child for each shard that has
-    not applied this version and has no child in flight; the batch's callback is ``branding.fan_out_done``.
-    Idempotent: a re-run (a crash, a staff retry of the parent, "retry failed shards") sends only those."""
+@dataclass(frozen=True)
+class ParentStep:
+    """What the parent job does after a run: ``wait`` for its children, or end ``applied`` (succeeded),
+    ``failed`` (dead, ``message`` naming the failed shards) or ``superseded`` (canceled)."""
+
+    outcome: str
+    message: str
+    result: dict
+
+
+def fan_out_run(fan_out: FanOut, *, correlation_id=None) -> ParentStep:
+    """One run of the parent job ``branding.fan_out``; its status follows its children.
+
+    - Superseded by a newer save: ``superseded`` (the parent ends canceled).
+    - Children still at work (woken early, or the check-back): ``wait`` again.
+    - The children of the batch it sent have all ended: their outcome, once (``awaiting`` is cleared):
+      ``applied`` when every shard holds the version, else ``failed`` naming the failed shards.
+    - Otherwise (the first run, a staff retry of the parent, "retry failed shards"): a delivery row per
+      enabled shard, and one batch with a child per shard that has not applied the version, whose
+      callback ``branding.fan_out_done`` records the outcome and wakes the parent: ``wait``. Only the shards
+      that have not applied it are sent again, so retrying the parent retries only the failed shards.
+    """
     from jobs.enqueue import enqueue_batch
 
     with transaction.atomic():
         fan_out = FanOut.objects.select_for_update().get(pk=fan_out.pk)
+        result = {"version": fan_out.version}
         if fan_out.status == FanOut.Status.SUPERSEDED or _latest_version(fan_out.guild_id) > fan_out.version:
-            return {"superseded": True, "version": fan_out.version}
-        for shard in BotShard.objects.filter(enabled=True):
-            ShardDelivery.objects.get_or_create(fan_out=fan_out, shard=shard)
-        todo = [d for d in fan_out.deliveries.select_related("job")
-                if d.status not in DONE_DELIVERY and (d.job is None or d.job.status in TERMINAL_STATUSES)]
+            FanOut.objects.filter(pk=fan_out.pk).update(awaiting=False)
+            return ParentStep("superseded", f"version {fan_out.version} was superseded by a newer save",
+                              {**result, "superseded": True})
+        deliveries = list(fan_out.deliveries.select_related("job", "shard"))
+        at_work = [d for d in deliveries if d.status not in DONE_DELIVERY and d.job is not None
+                   and d.job.status not in TERMINAL_STATUSES]
+        if at_work:
+            return ParentStep("wait", f"waiting for {len(at_work)} shard(s)", result)
+        if fan_out.awaiting:
+            FanOut.objects.filter(pk=fan_out.pk).update(awaiting=False)
+            if fan_out.status == FanOut.Status.SENDING:  # the batch's callback has not recorded it yet
+                fan_out_finish(fan_out)
+            return _outcome(fan_out, result)
+        known = {d.shard_id for d in deliveries}
+        for shard in BotShard.objects.filter(enabled=True).exclude(pk__in=known):
+            deliveries.append(ShardDelivery.objects.create(fan_out=fan_out, shard=shard))
+        todo = [d for d in deliveries if d.status not in DONE_DELIVERY]
         if todo:
             batch = enqueue_batch([("branding.apply_to_shard", {"delivery_id": d.pk}) for d in todo],
                                   on_complete=("branding.fan_out_done", {"fan_out_id": fan_out.pk}),
@@ -211,13 +246,30 @@ def fan_out_start(fan_out: FanOut, *, correlation_id=None) -> dict:
             for delivery in todo:
                 ShardDelivery.objects.filter(pk=delivery.pk).update(
                     job_id=job_of[delivery.pk], status=ShardDelivery.Status.PENDING, error="")
-            fan_out.status = FanOut.Status.SENDING
-            fan_out.finished_at = None
-            fan_out.save(update_fields=["status", "finished_at"])
-    summary = fan_out_report(fan_out)
-    if not todo and fan_out.status == FanOut.Status.SENDING:
-        fan_out_finish(fan_out)
-    return {"version": fan_out.version, "sent": len(todo), "summary": summary}
+            FanOut.objects.filter(pk=fan_out.pk).update(status=FanOut.Status.SENDING, finished_at=None, awaiting=True)
+            fan_out_report(fan_out)
+            return ParentStep("wait", f"sent to {len(todo)} shard(s); waiting for them", {**result, "sent": len(todo)})
+        fan_out_finish(fan_out)  # nothing to send (no enabled shard, or all applied already)
+        return _outcome(fan_out, result)
+
+
+def _outcome(fan_out, result) -> ParentStep:
+    fan_out = FanOut.objects.get(pk=fan_out.pk)
+    result = {**result, "summary": fan_out.summary}
+    if fan_out.status == FanOut.Status.SUPERSEDED:
+        return ParentStep("superseded", f"version {fan_out.version} was superseded by a newer save", result)
+    failed = list(fan_out.deliveries.filter(status=ShardDelivery.Status.FAILED).select_related("shard")
+                  .order_by("shard__shard_id"))
+    if failed:
+        names = ", ".join(f"shard {d.shard.shard_id} ({d.error[:120] or 'failed'})" for d in failed)
+        return ParentStep("failed", f"{len(failed)} of {len(fan_out.deliveries.all())} shards failed: {names}"[:4000],
+                          {**result, "failed_shards": [d.shard.shard_id for d in failed]})
+    return ParentStep("applied", fan_out.summary, result)
+
+
+def fan_out_wake_parent(fan_out: FanOut) -> bool:
+    """The children have ended (the batch's callback): the parent, waiting for them, runs now."""
+    return bool(fan_out.job_id) and job_services.wake_job(fan_out.job_id)
 
 
 def _latest_version(guild_id) -> int:
@@ -280,10 +332,11 @@ def fan_out_finish(fan_out: FanOut) -> str:
                 event_publish(guild=fan_out.guild_id, event="branding.applied",
                               correlation_id=fan_out.correlation_id or None,
                               data={"version": fan_out.version, "fan_out_id": fan_out.pk, "shards": c["applied"]})
-            audit_event_record(action=f"branding.fan_out_{status}", resource_type="branding_fan_out",
-                               resource_id=fan_out.pk, guild=fan_out.guild_id,
-                               correlation_id=fan_out.correlation_id or None,
-                               data={"version": fan_out.version, **{k: v for k, v in c.items() if v}})
+            if changed:
+                audit_event_record(action=f"branding.fan_out_{status}", resource_type="branding_fan_out",
+                                   resource_id=fan_out.pk, guild=fan_out.guild_id,
+                                   correlation_id=fan_out.correlation_id or None,
+                                   data={"version": fan_out.version, **{k: v for k, v in c.items() if v}})
     return text
 
 
@@ -322,8 +375,19 @@ def delivery_record(delivery: ShardDelivery, status, *, http_status=None, error=
             # A child run again on its own (a staff retry of that job) after its batch completed: the
             # batch's callback will not run again, so the fan-out's outcome is computed here.
             fan_out_finish(fan_out)
+            _parent_follows(fan_out)
             return
     fan_out_report(delivery.fan_out)
+
+
+def _parent_follows(fan_out: FanOut):
+    """A shard's job retried on its own after the parent had ended dead: once every shard has applied the
+    version, the parent runs once more to end succeeded (it sends nothing: no shard is left to send)."""
+    if not FanOut.objects.filter(pk=fan_out.pk, status=FanOut.Status.APPLIED).exists():
+        return
+    parent = JobRecord.objects.filter(pk=fan_out.job_id, status=Status.DEAD).first()
+    if parent is not None:
+        job_services.retry_job(parent, reason="every shard applied after a retry of a shard's job")
 
 
 # --- Staff and guild admins ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``branding.fan_out`` enqueues one ``branding.apply_to_shard`` per enabled shard that has not applied the
 version, as a batch whose callback ``branding.fan_out_done`` computes the outcome once, when every
-child has ended. Each child retries on its own (``BRANDING_MAX_ATTEMPTS``, backoff from
+child has ended, and wakes the parent. The parent waits for its children (``jobs.errors.Waiting``) and
+its status follows them: succeeded (all applied), dead naming the failed shards, canceled (superseded). Each child retries on its own (``BRANDING_MAX_ATTEMPTS``, backoff from
 ``BRANDING_RETRY_DELAY``); a 4xx other than 408/409/429 is permanent.
 """
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, StrictInt
 
 from branding import services
 from branding.models import DONE_DELIVERY, FanOut, ShardDelivery
-from jobs.errors import PermanentError
+from jobs.errors import Canceled, PermanentError, Waiting
 from jobs.registry import job_type
 from notifications import outbound
 from notifications.signing import sign
@@ -26,6 +27,10 @@ class FanOutIn(BaseModel):
 
 class DeliveryIn(BaseModel):
     delivery_id: StrictInt
+
+
+# Seconds after which a waiting parent looks at its children itself, should nobody have woken it.
+PARENT_CHECK_BACK = 60
 
 
 class ShardError(Exception):
@@ -47,7 +52,14 @@ def fan_out(payload: FanOutIn, ctx):
     record = FanOut.objects.filter(pk=payload.fan_out_id).first()
     if record is None:
         raise PermanentError(f"fan-out {payload.fan_out_id} is gone")
-    return services.fan_out_start(record, correlation_id=ctx.correlation_id)
+    step = services.fan_out_run(record, correlation_id=ctx.correlation_id)
+    if step.outcome == "wait":
+        raise Waiting(step.message, seconds=PARENT_CHECK_BACK)
+    if step.outcome == "superseded":
+        raise Canceled(step.message)
+    if step.outcome == "failed":
+        raise PermanentError(step.message)
+    return step.result
 
 
 @job_type("branding.fan_out_done", payload=FanOutIn, queue="branding", max_attempts=settings.BRANDING_MAX_ATTEMPTS,
@@ -56,7 +68,9 @@ def fan_out_done(payload: FanOutIn, ctx):
     record = FanOut.objects.filter(pk=payload.fan_out_id).first()
     if record is None:
         return {"gone": True}
-    return {"summary": services.fan_out_finish(record)}
+    summary = services.fan_out_finish(record)
+    services.fan_out_wake_parent(record)
+    return {"summary": summary}
 
 
 @job_type("branding.apply_to_shard", payload=DeliveryIn, queue="branding",

@@ -30,3 +30,24 @@ class PermanentError(Exception):
 
     The job goes straight to ``dead`` after this attempt, whatever attempts it has left.
     """
+
+
+class Waiting(Exception):
+    """Raised by a job function that has handed its work to other jobs (a batch of children) and ends with
+    them: a fan-out's parent, whose status follows its children.
+
+    The attempt is closed as succeeded and the record waits as ``retrying`` (``reason`` in its status
+    note) until ``seconds`` from now, a check-back in case nobody wakes it; the wait is not counted against
+    its ``max_attempts``. Whoever sees the children end wakes it at once (``jobs.services.wake_job``), and
+    its next attempt reads their outcome: it then succeeds, raises ``PermanentError`` (dead) or ``Canceled``.
+    """
+
+    def __init__(self, reason, *, seconds):
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = seconds
+
+
+class Canceled(Exception):
+    """Raised by a job function whose work was called off meanwhile (a newer save superseded it): the job
+    ends ``canceled`` with this reason, neither dead nor retried."""

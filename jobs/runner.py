@@ -9,6 +9,7 @@ dead job, so that RQ's failed registry (and django-rq's views) show it too.
 """
 
 import logging
+import math
 import traceback
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
 from jobs import concurrency, context, ratelimit, registry, retries, services, states
-from jobs.errors import JobError
+from jobs.errors import Canceled, JobError, Waiting
 from jobs.models import Outcome, Status
 from project import correlation, sentry
 
@@ -104,6 +105,13 @@ def _run_attempt(record, attempt):
     try:
         payload = job_type.payload.model_validate(record.payload)
         result = job_type.func(payload, ctx)
+    except Waiting as exc:  # its work is in other jobs' hands: it waits for them (jobs.errors.Waiting)
+        return _waiting(record, attempt, exc)
+    except Canceled as exc:  # its work was called off meanwhile (jobs.errors.Canceled)
+        if states.finish_attempt(record, attempt, Status.CANCELED, outcome=Outcome.CANCELED, reason=str(exc),
+                                 error=_error(exc)):
+            log.info("job %s (%s) canceled itself on attempt %d: %s", record.pk, record.job_type, attempt.number, exc)
+        return None
     except Exception as exc:  # RQ's JobTimeoutException included: the attempt is recorded, not lost
         return _failed(record, attempt, job_type, exc)
     finally:
@@ -113,6 +121,18 @@ def _run_attempt(record, attempt):
         result=result if _is_json(result) else repr(result),
     ):
         log.info("job %s (%s) succeeded on attempt %d", record.pk, record.job_type, attempt.number)
+    return None
+
+
+def _waiting(record, attempt, exc):
+    """``→ retrying`` until the check-back, the attempt closed as succeeded and given back to its budget."""
+    delay = max(1, math.ceil(float(exc.seconds)))
+    if states.finish_attempt(
+        record, attempt, Status.RETRYING, outcome=Outcome.SUCCEEDED, retry_delay=delay, reason=exc.reason,
+        run_at=timezone.now() + timedelta(seconds=delay), max_attempts=min(32767, record.max_attempts + 1),
+    ):
+        log.info("job %s (%s) waits after attempt %d: %s", record.pk, record.job_type, attempt.number, exc.reason)
+        return Retry(max=_RQ_RETRY_MAX, interval=[delay])
     return None
 
 

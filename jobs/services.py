@@ -4,6 +4,7 @@ for longer than one reconciler pass.
 """
 
 import logging
+import time
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -77,6 +78,41 @@ def requeue_job(record: JobRecord, *, actor=None) -> bool:
     staff_action.send(sender=JobRecord, actor=actor, action="job.requeued_now", resource_type="job",
                       resource_id=record.pk, data={"status": record.status})
     return True
+
+
+def wake_job(record_id) -> bool:
+    """Run a job that waits for its children (``jobs.errors.Waiting``: retrying until a check-back) now,
+    because they have ended. False when it is not waiting (already woken, running, canceled). Its RQ job is
+    moved from the scheduled registry to its queue when the caller's transaction commits. The waiting
+    attempt may still be handing it to RQ's scheduled registry (its end and the children's are a race):
+    it is looked for there for up to ``WAKE_WAIT`` seconds; failing that, its check-back runs it."""
+    record = JobRecord.objects.filter(pk=record_id, status=Status.RETRYING).first()
+    if record is None or not JobRecord.objects.filter(pk=record.pk, status=Status.RETRYING).update(run_at=None):
+        return False
+    record.run_at = None
+    transaction.on_commit(lambda: _wake_in_rq(record), robust=True)
+    return True
+
+
+WAKE_WAIT = 1.0
+
+
+def _wake_in_rq(record):
+    queue = get_queue(record.queue)
+    deadline = time.monotonic() + WAKE_WAIT
+    try:
+        while True:
+            if record.rq_id in queue.scheduled_job_registry:
+                queue.scheduled_job_registry.requeue(record.rq_id)
+                return
+            if not redis_connection().exists(rq_internals.job_key(record.rq_id)):
+                send([record])
+                return
+            if time.monotonic() > deadline:
+                return  # in its queue already (its check-back came), or that check-back will run it
+            time.sleep(0.05)
+    except (RedisError, InvalidJobOperation, NoSuchJobError) as exc:
+        log.info("wake of %s not sent to Redis (its check-back or the reconciler will run it): %s", record.pk, exc)
 
 
 def _move_to_queue(record):

@@ -7,6 +7,9 @@
     relay ─── pending          queued|pending|retrying ──► canceled
     dead|canceled|succeeded ──► queued                         (explicit staff retry only)
 
+A job waiting for jobs it handed its work to (``jobs.errors.Waiting``) goes running → retrying too, its
+attempt closed as succeeded; ``jobs.services.wake_job`` runs it at once when they have ended.
+
 A record is written ``queued`` because it is handed to Redis as soon as its transaction commits; it
 becomes ``pending`` only when that hand-over failed or was lost (Redis down, Redis lost its data, the
 process died after commit), and the relay dispatches ``pending`` rows again.

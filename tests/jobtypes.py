@@ -185,3 +185,28 @@ import logging  # noqa: E402
 @job_type("test.logs", payload=Marker, enqueue_permission=STAFF_ENQUEUE, max_attempts=1)
 def logs(payload, ctx):
     logging.getLogger("tests.jobtypes").info("hello from the job %s", payload.marker)
+
+
+# --- waiting for other jobs, and calling itself off (tests/test_a_job_may_wait_for_other_jobs.py) --------
+
+from jobs.errors import Canceled, Waiting  # noqa: E402
+
+
+class Wait(BaseModel):
+    marker: str
+    seconds: int = 3600
+
+
+@job_type("test.waits_once", payload=Wait, max_attempts=1)
+def waits_once(payload, ctx):
+    """Waits (``jobs.errors.Waiting``) on its first run, for ``seconds`` or until woken; succeeds after."""
+    record_run(payload.marker, ctx)
+    if redis_connection().set(f"test-waited:{payload.marker}", "1", nx=True):
+        raise Waiting(f"waiting for {payload.marker}", seconds=payload.seconds)
+    return "done waiting"
+
+
+@job_type("test.cancels_itself", payload=Marker, max_attempts=3)
+def cancels_itself(payload, ctx):
+    record_run(payload.marker, ctx)
+    raise Canceled(f"called off: {payload.marker}")

@@ -2,7 +2,8 @@
 shard that answers 500 twice gets it on the third attempt, a shard that never answers in time is failed
 after its attempts, a healthy one at once; every request is signed (HMAC-SHA256, verified by the peer
 with notifications.signing.verify); the parent job's progress and the fan-out say "2 of 3 shards
-applied, 1 failed"; "retry failed shards" sends again only to the failed shard."""
+applied, 1 failed" and the parent is dead naming shard 2; "retry failed shards" sends again only to the
+failed shard, and the parent then succeeds."""
 
 import pytest
 from django.db import transaction
@@ -41,8 +42,11 @@ def test_three_shards_get_the_right_outcomes_and_only_the_failed_one_is_retried(
     assert (rows[3].status, rows[3].attempts, rows[3].last_http_status) == ("applied", 1, 200)
     assert fan_out.status == FanOut.Status.FAILED
     assert fan_out.summary == "2 of 3 shards applied, 1 failed"
-    parent = JobRecord.objects.get(pk=fan_out.job_id)
+    # The parent job follows its children: dead, its error naming the shard that failed.
+    parent = wait_for(lambda: (lambda p: p if p.status == Status.DEAD else None)(JobRecord.objects.get(pk=fan_out.job_id)),
+                      timeout=20, message="the parent job to end dead")
     assert parent.progress == 100 and parent.progress_message == "2 of 3 shards applied, 1 failed"
+    assert parent.last_error.startswith("1 of 3 shards failed: shard 2 (no answer"), parent.last_error
     children = JobRecord.objects.filter(parent=parent, job_type="branding.apply_to_shard")
     assert sorted(c.status for c in children) == ["dead", "succeeded", "succeeded"]
 
@@ -79,4 +83,5 @@ def test_three_shards_get_the_right_outcomes_and_only_the_failed_one_is_retried(
     with pytest.raises(services.JobError):
         services.fan_out_retry_failed(fan_out=fan_out, actor=world["admin"])
     assert JobRecord.objects.count() == before
-    assert JobRecord.objects.get(pk=fan_out.job_id).status == Status.SUCCEEDED
+    wait_for(lambda: JobRecord.objects.get(pk=fan_out.job_id).status == Status.SUCCEEDED, timeout=20,
+             message="the parent job to follow its shards to succeeded")

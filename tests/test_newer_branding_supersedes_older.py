@@ -48,6 +48,9 @@ def test_children_of_an_older_fan_out_waiting_to_retry_are_canceled(world, shard
     assert old_row.job.status == Status.CANCELED
     assert old_row.job.status_note["reason"] == "superseded by branding version 2"
     assert FanOut.objects.get(pk=old.pk).status == FanOut.Status.SUPERSEDED
+    old_parent = JobRecord.objects.get(pk=old.job_id)
+    assert old_parent.status == Status.CANCELED, "the superseded fan-out's parent job is canceled"
+    assert old_parent.status_note["reason"] == "superseded by branding version 2"
 
     new = wait_for_fan_out(new.pk)
     assert new.status == "applied" and delivery(new, peer).status == "applied"

@@ -1,6 +1,6 @@
 """A shard that refused a save (a 4xx: failed at once, no retries) and is fixed later: a staff retry of
 that one child job from the jobs admin sends it again, and the fan-out's outcome follows (applied),
-although its batch had completed before."""
+although its batch had completed before; so does its parent job (dead, then succeeded)."""
 
 import pytest
 from django.db import transaction
@@ -28,6 +28,8 @@ def test_a_staff_retry_of_a_failed_shards_job_completes_the_fan_out(world, shard
     assert fan_out.status == "failed" and (row.status, row.attempts, row.last_http_status) == ("failed", 1, 400)
     job = JobRecord.objects.get(pk=row.job_id)
     assert job.status == Status.DEAD and job.attempts == 1, "a 4xx is not retried"
+    wait_for(lambda: JobRecord.objects.get(pk=fan_out.job_id).status == Status.DEAD, timeout=30,
+             message="the parent job to end dead with its shard")
     failed = get_queue(job.queue).failed_job_registry
     wait_for(lambda: str(job.pk) in failed.get_job_ids(), timeout=10, message="RQ to have filed its run")
 
@@ -39,3 +41,7 @@ def test_a_staff_retry_of_a_failed_shards_job_completes_the_fan_out(world, shard
     assert (row.status, row.attempts, row.last_http_status) == ("applied", 2, 200)
     assert peer.held == {world["mine"].pk: 1}
     assert FanOut.objects.get(pk=fan_out.pk).summary == "1 of 1 shards applied"
+    # The fan-out's parent job, dead since the shard refused, follows: it ends succeeded, sending nothing more.
+    wait_for(lambda: JobRecord.objects.get(pk=fan_out.job_id).status == Status.SUCCEEDED, timeout=30,
+             message="the parent job to follow the fan-out to succeeded")
+    assert len(peer.received) == 2

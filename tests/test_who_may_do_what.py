@@ -31,6 +31,10 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from branding import services as branding_services
+from branding.models import BotShard, FanOut, ShardDelivery
+from notifications.models import WebhookEndpoint
+from notifications.services import webhook_endpoint_create
 from exports import services as export_services
 from exports.models import Export
 from jobs.connection import queue_name, redis_connection
@@ -83,6 +87,14 @@ MATRIX = {
     "admin-token-list":         (L,    L,     L,     L,     L,     L,     403,        403,        200,        L),
     "admin-user-list":          (L,    L,     L,     L,     L,     L,     403,        403,        200,        L),
     "admin-group-list":         (L,    L,     L,     L,     L,     L,     403,        403,        200,        L),
+    "admin-webhook-list":       (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
+    "admin-webhook-page":       (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
+    "admin-webhook-add-page":   (L,    L,     L,     L,     L,     L,     403,        403,        200,        L),
+    "admin-webhook-delivery-list": (L, L,     L,     L,     L,     L,     200,        200,        200,        L),
+    "admin-fanout-list":        (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
+    "admin-fanout-page":        (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
+    "admin-botshard-list":      (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
+    "admin-botshard-add-page":  (L,    L,     L,     L,     L,     L,     403,        403,        200,        L),
     "django-rq-home":           (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
     "django-rq-queue":          (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
     "django-rq-job":            (L,    L,     L,     L,     L,     L,     200,        200,        200,        L),
@@ -104,6 +116,8 @@ MATRIX = {
     "admin-audit-delete":       (L,    L,     L,     L,     L,     L,     403,        403,        403,        L),
     "admin-token-revoke":       (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L),
     "admin-user-add":           (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L),
+    "admin-webhook-delete":     (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L),
+    "admin-fanout-retry":       (L,    L,     L,     L,     L,     L,     "200 kept", "302 done", "302 done", L),
     "django-rq-requeue":        (L,    L,     L,     L,     L,     L,     403,        "302 done", "302 done", L),
     "django-rq-requeue-all":    (L,    L,     L,     L,     L,     L,     403,        "302 done", "302 done", L),
     "django-rq-delete-job":     (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L),
@@ -117,6 +131,17 @@ MATRIX = {
     "panel-retry-export":       (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
     "panel-download":           (L,    200,   200,   404,   L,     L,     404,        404,        404,        L),
     "login-page":               (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
+    "panel-branding":           (L,    200,   200,   404,   L,     L,     404,        404,        404,        L),
+    "panel-branding-other":     (L,    404,   404,   200,   L,     L,     404,        404,        404,        L),
+    "panel-branding-save":      (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
+    "panel-branding-status":    (L,    200,   200,   404,   L,     L,     404,        404,        404,        L),
+    "panel-branding-retry":     (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
+    "panel-webhooks":           (L,    403,   200,   404,   L,     L,     404,        404,        404,        L),
+    "panel-webhook-add":        (L,    403,   "201 done", 404, L,   L,     404,        404,        404,        L),
+    "panel-webhook-delete":     (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
+    "panel-webhook-disable":    (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
+    "panel-audit-trail":        (L,    403,   200,   404,   L,     L,     404,        404,        404,        L),
+    "panel-audit-trail-other":  (L,    404,   404,   200,   L,     L,     404,        404,        404,        L),
     # --- JSON API
     "api-enqueue":              (401,  403,   403,   403,   403,   403,   403,        "202 done", "202 done", 403),
     "api-enqueue-internal":     (401,  403,   403,   403,   403,   403,   403,        403,        403,        403),
@@ -128,8 +153,12 @@ MATRIX = {
     "api-openapi":              (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
     "api-docs":                 (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
     "api-unknown-path":         (404,  404,   404,   404,   404,   404,   404,        404,        404,        404),
+    "api-branding-save":        (401,  403,   "202 done", 404, "202 done", 404, 404,   404,        404,        403),
+    "api-fan-out-of-mine":      (401,  200,   200,   404,   200,   404,   200,        200,        200,        403),
+    "api-fan-out-of-other":     (401,  404,   404,   200,   404,   200,   200,        200,        200,        403),
     "metrics":                  (401,  403,   403,   403,   401,   401,   200,        200,        200,        200),
     "healthz":                  (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
+    "readyz":                   (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
 }
 
 
@@ -182,6 +211,14 @@ def _build_world():
                                          completed_at=timezone.now())
     schedule = Schedule.objects.create(name="m12-nightly", job_type="test.sleep",
                                        payload={"marker": "m12-cron", "seconds": 0}, cron="0 3 * * *")
+    # Branding: a shard, a fan-out of each guild, and one of "mine" that failed at its shard (to retry).
+    shard = BotShard.objects.create(shard_id=1, base_url="https://93.184.215.14/", signing_secret="m12-shard-secret-0123")
+    fan_out_other, _ = branding_services.branding_save(guild=other, footer_text="theirs")
+    failed_fan_out, _ = branding_services.branding_save(guild=mine, footer_text="mine")
+    JobRecord.objects.filter(pk=failed_fan_out.job_id).update(status=Status.DEAD, attempts=1, dead_at=timezone.now())
+    FanOut.objects.filter(pk=failed_fan_out.pk).update(status=FanOut.Status.FAILED)
+    ShardDelivery.objects.create(fan_out=failed_fan_out, shard=shard, status=ShardDelivery.Status.FAILED, error="HTTP 400")
+    endpoint, _ = webhook_endpoint_create(guild=mine, url="https://93.184.215.14/m12", events=["job.dead"])
     sessions = {}
     for role, user in users.items():  # logged in once: each test only sends the session cookie
         client = Client()
@@ -194,6 +231,8 @@ def _build_world():
         event=AuditEvent.objects.order_by("pk").first(),
         download_url=f"/panel/downloads/{export_services.download_token(ready_export)}/",
         exports_before=Export.objects.count(),
+        shard=shard, fan_out_mine=failed_fan_out, fan_out_other=fan_out_other, endpoint=endpoint,
+        brandings_before=FanOut.objects.count(), endpoints_before=WebhookEndpoint.objects.count(),
     )
 
 
@@ -302,6 +341,14 @@ DOORS = {
     "admin-token-list": Door("GET", lambda w: "/admin/project/guildapitoken/"),
     "admin-user-list": Door("GET", lambda w: "/admin/auth/user/"),
     "admin-group-list": Door("GET", lambda w: "/admin/auth/group/"),
+    "admin-webhook-list": Door("GET", lambda w: "/admin/notifications/webhookendpoint/"),
+    "admin-webhook-page": Door("GET", lambda w: f"/admin/notifications/webhookendpoint/{w.endpoint.pk}/change/"),
+    "admin-webhook-add-page": Door("GET", lambda w: "/admin/notifications/webhookendpoint/add/"),
+    "admin-webhook-delivery-list": Door("GET", lambda w: "/admin/notifications/webhookdelivery/"),
+    "admin-fanout-list": Door("GET", lambda w: "/admin/branding/fanout/"),
+    "admin-fanout-page": Door("GET", lambda w: f"/admin/branding/fanout/{w.fan_out_mine.pk}/change/"),
+    "admin-botshard-list": Door("GET", lambda w: "/admin/branding/botshard/"),
+    "admin-botshard-add-page": Door("GET", lambda w: "/admin/branding/botshard/add/"),
     "django-rq-home": Door("GET", lambda w: "/admin/django-rq/"),
     "django-rq-queue": Door("GET", lambda w: f"/admin/django-rq/queues/{rq_index()}/"),
     "django-rq-job": Door("GET", lambda w: f"/admin/django-rq/queues/{rq_index()}/{rq_job_id(w)}/",
@@ -353,6 +400,13 @@ DOORS = {
                            lambda w: {"username": "m12-newcomer", "password1": "Zx-long-pass-9182",
                                       "password2": "Zx-long-pass-9182", "usable_password": "true"},
                            effect=lambda w: get_user_model().objects.filter(username="m12-newcomer").exists()),
+    "admin-webhook-delete": Door("POST", lambda w: f"/admin/notifications/webhookendpoint/{w.endpoint.pk}/delete/",
+                                 lambda w: {"post": "yes"},
+                                 effect=lambda w: not WebhookEndpoint.objects.filter(pk=w.endpoint.pk).exists()),
+    "admin-fanout-retry": Door("POST", lambda w: "/admin/branding/fanout/",
+                               lambda w: {"action": "retry_failed_shards", "_selected_action": [str(w.fan_out_mine.pk)],
+                                          "index": "0"},
+                               effect=lambda w: status_of(w.fan_out_mine.job_id) == Status.QUEUED),
     "django-rq-requeue": Door("POST", lambda w: f"/admin/django-rq/queues/{rq_index()}/{rq_job_id(w)}/requeue/",
                               lambda w: {}, prepare=rq_failed_job, effect=rq_waiting),
     "django-rq-requeue-all": Door("POST", lambda w: f"/admin/django-rq/queues/{rq_index()}/requeue-all/",
@@ -373,6 +427,26 @@ DOORS = {
                                effect=lambda w: status_of(w.export_job.pk) == Status.QUEUED),
     "panel-download": Door("GET", lambda w: w.download_url),
     "login-page": Door("GET", lambda w: "/accounts/login/"),
+    "panel-branding": Door("GET", lambda w: "/panel/mine/branding/"),
+    "panel-branding-other": Door("GET", lambda w: "/panel/other/branding/"),
+    "panel-branding-save": Door("POST", lambda w: "/panel/mine/branding/",
+                                lambda w: {"display_name": "m12 bot", "color": "#123456", "footer_text": "",
+                                           "icon_url": ""},
+                                effect=lambda w: FanOut.objects.count() > w.brandings_before),
+    "panel-branding-status": Door("GET", lambda w: "/panel/mine/branding/status/"),
+    "panel-branding-retry": Door("POST", lambda w: f"/panel/mine/branding/fan-outs/{w.fan_out_mine.pk}/retry/",
+                                 lambda w: {}, effect=lambda w: status_of(w.fan_out_mine.job_id) == Status.QUEUED),
+    "panel-webhooks": Door("GET", lambda w: "/panel/mine/webhooks/"),
+    "panel-webhook-add": Door("POST", lambda w: "/panel/mine/webhooks/",
+                              lambda w: {"url": "https://93.184.215.14/m12-added", "events": ["job.dead"]},
+                              effect=lambda w: WebhookEndpoint.objects.count() > w.endpoints_before),
+    "panel-webhook-delete": Door("POST", lambda w: f"/panel/mine/webhooks/{w.endpoint.pk}/delete/", lambda w: {},
+                                 effect=lambda w: not WebhookEndpoint.objects.filter(pk=w.endpoint.pk).exists()),
+    "panel-webhook-disable": Door("POST", lambda w: f"/panel/mine/webhooks/{w.endpoint.pk}/enable/",
+                                  lambda w: {"enabled": "0"},
+                                  effect=lambda w: not WebhookEndpoint.objects.get(pk=w.endpoint.pk).enabled),
+    "panel-audit-trail": Door("GET", lambda w: "/panel/mine/audit/"),
+    "panel-audit-trail-other": Door("GET", lambda w: "/panel/other/audit/"),
 
     "api-enqueue": Door("POST", lambda w: "/api/jobs", json=True,
                         data=lambda w: {"job_type": "test.sleep", "payload": {"marker": "m12-api", "seconds": 0}},
@@ -394,6 +468,12 @@ DOORS = {
     "api-unknown-path": Door("GET", lambda w: f"/api/no-such-thing/{uuid4()}"),
     "metrics": Door("GET", lambda w: "/metrics"),
     "healthz": Door("GET", lambda w: "/healthz"),
+    "readyz": Door("GET", lambda w: "/readyz"),
+    "api-branding-save": Door("POST", lambda w: "/api/control-panel/domain-branding", json=True,
+                              data=lambda w: {"guild": w.mine.pk, "display_name": "m12 api"},
+                              effect=lambda w: FanOut.objects.count() > w.brandings_before),
+    "api-fan-out-of-mine": Door("GET", lambda w: f"/api/control-panel/domain-branding/fan-outs/{w.fan_out_mine.pk}"),
+    "api-fan-out-of-other": Door("GET", lambda w: f"/api/control-panel/domain-branding/fan-outs/{w.fan_out_other.pk}"),
 }
 
 

@@ -1,6 +1,7 @@
 """A guild admin edits the bot's branding in the control panel: the embed preview follows what they
 type (name, colour, footer, icon), they save, and, without reloading, watch each shard's status reach
-"applied" (one shard answers 500 once first) through the page's own polling. Real peers as shards and a
+"applied" (one shard answers 500 once first) and the fan-out's job reach "succeeded" through the page's
+own polling. Real peers as shards and a
 real worker; a bad colour shows its error beside the field."""
 
 import re
@@ -56,6 +57,8 @@ def test_guild_admin_previews_saves_and_watches_the_shards_apply(page, live_serv
     expect(page.locator("#shard-2 .status")).to_have_text("applied", timeout=40_000)
     expect(page.locator("#fan-out-status")).to_have_text("applied", timeout=40_000)
     expect(page.locator("#fan-out-summary")).to_have_text("2 of 2 shards applied")
+    # The fan-out's job follows its shards and ends succeeded; the page shows it without a reload.
+    expect(page.locator("#fan-out-job")).to_have_text("succeeded", timeout=40_000)
     expect(page.locator("#shard-1 td").nth(2)).to_have_text("2")  # two attempts: a 500, then applied
     assert GuildBranding.objects.get(guild=guild).display_name == "Brandy Bot"
     assert FanOut.objects.get(guild=guild).status == "applied"
@@ -70,3 +73,31 @@ def test_a_bad_colour_is_shown_beside_the_field(page, live_server, guild_admin):
     page.get_by_role("button", name="Save and send to the bot").click()
     expect(page.locator("#field-color .errorlist")).to_contain_text("a hex colour like #5865f2")
     assert not GuildBranding.objects.exists()
+
+
+def test_guild_admin_retries_the_failed_shard_and_watches_it_apply(page, live_server, start_worker, shard_peers,
+                                                                   guild_admin):
+    user, guild = guild_admin
+    refusing = {"on": True}
+    healthy = shard_peers(1)
+    broken = shard_peers(2, lambda snapshot, n: 400 if refusing["on"] else "ok")
+    start_worker(env=WORKER_ENV)
+    log_in_to_panel(page, live_server, user)
+    open_branding(page, guild)
+    page.fill("#id_display_name", "Brandy Bot")
+    page.get_by_role("button", name="Save and send to the bot").click()
+    page.wait_for_url(re.compile(rf"/panel/{guild.slug}/branding/$"))
+
+    expect(page.locator("#shard-2 .status")).to_have_text("failed", timeout=40_000)
+    expect(page.locator("#fan-out-job")).to_have_text("dead", timeout=40_000)
+    expect(page.locator("#shard-1 .status")).to_have_text("applied")
+
+    refusing["on"] = False
+    page.reload()  # the retry button is drawn with the page once the fan-out has failed
+    page.get_by_role("button", name="Retry failed shards").click()
+    page.wait_for_url(re.compile(rf"/panel/{guild.slug}/branding/$"))
+    expect(page.locator("#shard-2 .status")).to_have_text("applied", timeout=40_000)
+    expect(page.locator("#fan-out-status")).to_have_text("applied", timeout=40_000)
+    expect(page.locator("#fan-out-job")).to_have_text("succeeded", timeout=40_000)
+    assert len(healthy.received) == 1, "the shard that applied is not sent it again"
+    assert len(broken.received) == 2

@@ -25,6 +25,8 @@
     var status = byId("fan-out-status");
     status.textContent = fanOut.status; status.className = "status-" + fanOut.status;
     byId("fan-out-summary").textContent = fanOut.summary;
+    var job = byId("fan-out-job");
+    if (job) { job.textContent = fanOut.job_status || ""; job.className = "status-" + (fanOut.job_status || ""); }
     var body = byId("shards").tBodies[0];
     body.textContent = "";
     fanOut.shards.forEach(function (row) {
@@ -38,6 +40,11 @@
     return box;
   }
 
+  // The shards are being sent, or the fan-out's job has not ended yet (it follows the shards).
+  function stillMoving(status, jobStatus) {
+    return status === "sending" || ["pending", "queued", "running", "retrying"].indexOf(jobStatus) !== -1;
+  }
+
   function poll() {
     var box = byId("fan-out");
     if (!box) { return; }
@@ -47,7 +54,7 @@
         if (!data || !data.fan_out) { return; }
         if (String(data.fan_out.version) !== byId("fan-out-version").textContent) { window.location.reload(); return; }
         render(data.fan_out);
-        if (data.fan_out.status === "sending") { setTimeout(poll, 1000); }
+        if (stillMoving(data.fan_out.status, data.fan_out.job_status)) { setTimeout(poll, 1000); }
       })
       .catch(function () { setTimeout(poll, 3000); });
   }
@@ -59,6 +66,7 @@
     });
     preview();
     var status = byId("fan-out-status");
-    if (status && status.textContent === "sending") { setTimeout(poll, 1000); }
+    var job = byId("fan-out-job");
+    if (status && stillMoving(status.textContent, job ? job.textContent : "")) { setTimeout(poll, 1000); }
   });
 })();
