@@ -35,6 +35,7 @@ def save_guild_settings(request, payload_in: GuildSettingsIn):
     """
     refuse_metrics_token(request)
     guild = guild_for_admin(request, payload_in.guild, may="change its settings")
-    guild = services.guild_settings_save(guild=guild, user=session_user(request), correlation_id=request.correlation_id,
-                                         time_zone=payload_in.time_zone)
+    user = session_user(request)
+    guild = services.guild_settings_save(guild=guild, user=user, via="api" if user else "api_token",
+                                         correlation_id=request.correlation_id, time_zone=payload_in.time_zone)
     return services.guild_settings_as_dict(guild)

@@ -50,11 +50,11 @@ def guild_settings_validate(*, time_zone) -> dict:
         raise JobError(f"time_zone: {exc}", field="time_zone", code="invalid_time_zone") from None
 
 
-def guild_settings_save(*, guild: Guild, user=None, correlation_id=None, **values) -> Guild:
+def guild_settings_save(*, guild: Guild, user=None, via="control_panel", correlation_id=None, **values) -> Guild:
     """Save a guild's settings (its ``time_zone``) and audit the change; returns the guild as saved.
 
-    ``user`` is the guild admin acting (None for the guild's API token: the event then has no actor and
-    says ``via: api_token``)."""
+    ``user`` is the person acting (a guild admin, or staff in the admin; None for the guild's API token,
+    whose event has no actor); ``via`` says where (``control_panel``, ``api``, ``api_token``, ``admin``)."""
     from audit.services import audit_event_record  # audit sits above tenancy: imported where it is used
 
     clean = guild_settings_validate(**values)
@@ -69,7 +69,7 @@ def guild_settings_save(*, guild: Guild, user=None, correlation_id=None, **value
                 action="guild.settings_changed", resource_type="guild", resource_id=locked.pk, actor=actor,
                 guild=locked, correlation_id=correlation_id,
                 data={"changed": {name: {"from": previous[name], "to": value} for name, value in changed.items()},
-                      "via": "session" if actor else "api_token"})
+                      "via": via})
     for name, value in clean.items():
         setattr(guild, name, value)
     return guild

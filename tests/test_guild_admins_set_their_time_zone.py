@@ -56,7 +56,7 @@ def test_a_guild_admin_sets_the_time_zone_and_the_change_is_audited(world):
     event = AuditEvent.objects.get(action="guild.settings_changed")
     assert (event.actor, event.guild, event.resource_type, event.resource_id) == (
         world["admin"], world["mine"], "guild", str(world["mine"].pk))
-    assert event.data["changed"] == {"time_zone": {"from": "UTC", "to": "America/New_York"}}
+    assert event.data == {"changed": {"time_zone": {"from": "UTC", "to": "America/New_York"}}, "via": "control_panel"}
     assert event.correlation_id == "settings-test-0001"
     html = client.get(page(world["mine"])).content.decode()
     assert "Saved: this guild&#x27;s time zone is America/New_York." in html
@@ -138,3 +138,23 @@ def test_after_the_admin_sets_the_zone_an_xlsx_export_has_its_dates_in_it(world,
     assert sheet[2][1].is_date and sheet[2][1].value == datetime(2026, 1, 14, 22, 0), \
         "03:00 UTC on the 15th is 22:00 on the 14th in New York in January"
     assert export.start == date(2026, 1, 1)
+
+
+def test_a_staff_change_in_the_admin_is_checked_and_audited_the_same_way(world, django_user_model):
+    superuser = django_user_model.objects.create_superuser("tz-super", "su@example.com", "pw-tz-super-1")
+    client = as_user(superuser)
+    url = f"/admin/project/guild/{world['mine'].pk}/change/"
+    form = {"name": "Mine", "slug": "mine", "time_zone": "Mars/Olympus_Mons",
+            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}
+    response = client.post(url, form)
+    assert response.status_code == 200 and "is not a time zone name" in response.content.decode()
+    assert zone_of(world["mine"]) == "UTC"
+    response = client.post(url, {**form, "time_zone": "Asia/Tokyo"})
+    assert response.status_code == 302, response.content[:2000]
+    assert zone_of(world["mine"]) == "Asia/Tokyo"
+    event = AuditEvent.objects.get(action="guild.settings_changed")
+    assert event.actor == superuser and event.data == {"changed": {"time_zone": {"from": "UTC", "to": "Asia/Tokyo"}},
+                                                       "via": "admin"}
+    client.post(url, {**form, "name": "Mine renamed", "time_zone": "Asia/Tokyo"})
+    assert Guild.objects.get(pk=world["mine"].pk).name == "Mine renamed"
+    assert AuditEvent.objects.filter(action="guild.settings_changed").count() == 1, "no zone change, no event"

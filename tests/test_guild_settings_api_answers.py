@@ -49,7 +49,7 @@ def test_a_guild_admin_sets_the_zone_and_gets_the_settings_back_audited(world):
     assert zone_of(world["mine"]) == "Europe/Paris"
     event = AuditEvent.objects.get(action="guild.settings_changed")
     assert (event.actor, event.guild, event.correlation_id) == (world["admin"], world["mine"], "guild-api-0001")
-    assert event.data == {"changed": {"time_zone": {"from": "UTC", "to": "Europe/Paris"}}, "via": "session"}
+    assert event.data == {"changed": {"time_zone": {"from": "UTC", "to": "Europe/Paris"}}, "via": "api"}
 
 
 def test_the_guilds_token_sets_the_zone_by_guild_id_audited_as_the_token(world):
