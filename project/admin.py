@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from project import services
 from project.models import Guild, GuildApiToken, Membership
 
 
@@ -9,12 +11,33 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class GuildAdminForm(forms.ModelForm):
+    """The same time zone rule as the control panel and the API (``services.clean_time_zone``)."""
+
+    def clean_time_zone(self):
+        try:
+            return services.clean_time_zone(self.cleaned_data["time_zone"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid_time_zone") from None
+
+
 @admin.register(Guild)
 class GuildAdmin(admin.ModelAdmin):
+    form = GuildAdminForm
     list_display = ["name", "slug", "time_zone", "created_at"]
     search_fields = ["name", "=slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        """A staff change of the time zone goes through ``guild_settings_save``, audited like a guild
+        admin's (``via: admin``); the admin's change view runs all of it in one transaction."""
+        if not (change and "time_zone" in form.changed_data):
+            return super().save_model(request, obj, form, change)
+        zone, obj.time_zone = obj.time_zone, form.initial["time_zone"]
+        super().save_model(request, obj, form, change)
+        services.guild_settings_save(guild=obj, user=request.user, via="admin", correlation_id=request.correlation_id,
+                                     time_zone=zone)
 
 
 @admin.register(GuildApiToken)

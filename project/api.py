@@ -15,6 +15,7 @@ from exports.api import router as exports_router
 from jobs.api import router as jobs_router
 from jobs.errors import JobError
 from project.api_auth import CHALLENGE, CsrfFailed
+from project.guild_api import router as guild_router
 
 
 api = NinjaAPI(title="jobdesk", version="1", docs_url="/docs", urls_namespace="api")
@@ -76,3 +77,4 @@ def http_error(request, exc: HttpError):
 api.add_router("/", jobs_router)
 api.add_router("/control-panel/", exports_router)
 api.add_router("/control-panel/", branding_router)
+api.add_router("/control-panel/", guild_router)

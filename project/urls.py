@@ -20,5 +20,6 @@ urlpatterns = [
     path("panel/", include("notifications.urls")),
     path("panel/", include("audit.urls")),
     path("panel/", include("branding.urls")),
+    path("panel/", include("project.panel_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -12,6 +12,10 @@ def test_the_openapi_document_lists_the_endpoints_and_their_error_answers(client
     export = paths["/api/control-panel/analytics/export"]["post"]
     assert {"202", "400", "401", "403", "404", "413", "422"} <= set(export["responses"])
     assert "/api/jobs/{job_id}" in paths and "/api/queues/health" in paths
+    settings = paths["/api/control-panel/guild/settings"]["post"]
+    assert {"200", "400", "401", "403", "404", "422"} <= set(settings["responses"])
+    schema = document.json()["components"]["schemas"]["GuildSettingsIn"]
+    assert set(schema["required"]) == {"guild", "time_zone"}
     assert client.get("/api/docs").status_code == 200
 
 

@@ -130,6 +130,8 @@ MATRIX = {
     "panel-export":             (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
     "panel-retry-export":       (L,    403,   "302 done", 404, L,   L,     404,        404,        404,        L),
     "panel-download":           (L,    200,   200,   404,   L,     L,     404,        404,        404,        L),
+    "panel-guild-settings":     (L,    200,   200,   404,   L,     L,     404,        404,        404,        L),
+    "panel-guild-settings-save": (L,   403,   "302 done", 404, L,   L,     404,        404,        404,        L),
     "login-page":               (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
     "panel-branding":           (L,    200,   200,   404,   L,     L,     404,        404,        404,        L),
     "panel-branding-other":     (L,    404,   404,   200,   L,     L,     404,        404,        404,        L),
@@ -150,6 +152,7 @@ MATRIX = {
     "api-job-of-no-guild":      (401,  404,   404,   404,   404,   404,   200,        200,        200,        403),
     "api-queues-health":        (401,  403,   403,   403,   403,   403,   200,        200,        200,        200),
     "api-export":               (401,  403,   "202 done", 404, "202 done", 404, 404,   404,        404,        403),
+    "api-guild-settings":       (401,  403,   "200 done", 404, "200 done", 404, 404,   404,        404,        403),
     "api-openapi":              (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
     "api-docs":                 (200,  200,   200,   200,   200,   200,   200,        200,        200,        200),
     "api-unknown-path":         (404,  404,   404,   404,   404,   404,   404,        404,        404,        404),
@@ -312,6 +315,10 @@ SCHEDULE_FORM = {"name": "m12-added", "job_type": "test.sleep", "payload": '{"ma
 EXPORT_FORM = {"format": "csv", "start": "2026-03-01", "end": "2026-03-31", "metrics": ["messages"]}
 
 
+def zone_of(guild):
+    return Guild.objects.values_list("time_zone", flat=True).get(pk=guild.pk)
+
+
 def new_exports(w):
     return Export.objects.count() > w.exports_before
 
@@ -426,6 +433,9 @@ DOORS = {
     "panel-retry-export": Door("POST", lambda w: f"/panel/mine/exports/{w.failed_export.pk}/retry/", lambda w: {},
                                effect=lambda w: status_of(w.export_job.pk) == Status.QUEUED),
     "panel-download": Door("GET", lambda w: w.download_url),
+    "panel-guild-settings": Door("GET", lambda w: "/panel/mine/settings/"),
+    "panel-guild-settings-save": Door("POST", lambda w: "/panel/mine/settings/", lambda w: {"time_zone": "Asia/Tokyo"},
+                                      effect=lambda w: zone_of(w.mine) == "Asia/Tokyo"),
     "login-page": Door("GET", lambda w: "/accounts/login/"),
     "panel-branding": Door("GET", lambda w: "/panel/mine/branding/"),
     "panel-branding-other": Door("GET", lambda w: "/panel/other/branding/"),
@@ -463,6 +473,9 @@ DOORS = {
                        data=lambda w: {"guild": w.mine.pk, "format": "csv", "start": "2026-04-01",
                                        "end": "2026-04-30", "metrics": ["messages"]},
                        effect=new_exports),
+    "api-guild-settings": Door("POST", lambda w: "/api/control-panel/guild/settings", json=True,
+                               data=lambda w: {"guild": "mine", "time_zone": "Asia/Tokyo"},
+                               effect=lambda w: zone_of(w.mine) == "Asia/Tokyo"),
     "api-openapi": Door("GET", lambda w: "/api/openapi.json"),
     "api-docs": Door("GET", lambda w: "/api/docs"),
     "api-unknown-path": Door("GET", lambda w: f"/api/no-such-thing/{uuid4()}"),

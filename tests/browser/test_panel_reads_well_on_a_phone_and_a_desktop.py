@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
 SHOTS = ARTIFACTS / "panel-look"
-NAV = ["#nav-exports", "#nav-jobs", "#nav-branding", "#nav-webhooks", "#nav-audit"]
+NAV = ["#nav-exports", "#nav-jobs", "#nav-branding", "#nav-webhooks", "#nav-audit", "#nav-settings"]
 ADMIN_BLUE = "rgb(65, 118, 144)"  # the Django admin's header, #417690
 
 
@@ -61,6 +61,7 @@ def pages_of(guild):
         "branding": (f"/panel/{guild.slug}/branding/", "#nav-branding"),
         "webhooks": (f"/panel/{guild.slug}/webhooks/", "#nav-webhooks"),
         "audit": (f"/panel/{guild.slug}/audit/", "#nav-audit"),
+        "settings": (f"/panel/{guild.slug}/settings/", "#nav-settings"),
     }
 
 
@@ -159,6 +160,7 @@ def test_a_member_sees_only_the_pages_they_may_open(browser, live_server, busy_g
             expect(page.locator(link)).to_be_visible()
         expect(page.locator("#nav-webhooks")).to_have_count(0)
         expect(page.locator("#nav-audit")).to_have_count(0)
+        expect(page.locator("#nav-settings")).to_have_count(0)
         expect(page.locator("#exports .empty")).to_have_count(0)
         assert page.goto(live_server.url + f"/panel/{guild.slug}/audit/").status == 403
     finally:
