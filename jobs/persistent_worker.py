@@ -237,7 +237,6 @@ class PersistentWorker(WorkerOverrides, RQSimpleWorker):
                 if open_pipe and (running is None or running.deadline is None
                                   or running.deadline - time.monotonic() > COALESCE):
                     time.sleep(COALESCE)  # one wake-up for many short jobs, never a wait of the work process's
-                continue  # read everything it said before judging anything else
             exited, status, rusage = self._reap(pid, block=pidfd in ready or not open_pipe)
             if exited:
                 if open_pipe:  # what it said just before it exited
