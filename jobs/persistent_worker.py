@@ -49,6 +49,7 @@ import select
 import signal
 import time
 from dataclasses import dataclass
+from multiprocessing import get_context
 
 from django.conf import settings
 from django.db import connections
@@ -58,6 +59,8 @@ from rq.exceptions import NoSuchJobError, StopRequested
 from rq.executions import Execution
 from rq.job import JobStatus
 from rq.logutils import setup_loghandlers
+from rq.scheduler import RQScheduler
+from rq.scheduler import run as run_scheduler
 from rq.utils import now
 from rq.worker.base import DequeueStrategy
 
@@ -88,6 +91,24 @@ def _die_with_parent():
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the check between jobs still applies
         pass
+
+
+def _run_scheduler_with_parent(scheduler):
+    _die_with_parent()
+    return run_scheduler(scheduler)
+
+
+class _Scheduler(RQScheduler):
+    """RQ's scheduler process, except that it dies with the worker that started it: orphaned by a SIGKILLed
+    worker, it went on moving that worker's scheduled jobs for ever."""
+
+    def start(self):
+        self._status = self.Status.STARTED
+        self._connection = None  # as RQ: a Redis connection is not carried across the fork
+        self._process = get_context("fork").Process(target=_run_scheduler_with_parent, args=(self,),
+                                                    name="Scheduler")
+        self._process.start()
+        return self._process
 
 
 @dataclass
@@ -153,6 +174,24 @@ class PersistentWorker(WorkerOverrides, RQSimpleWorker):
         finally:
             self._teardown_parent()
         return self._worked
+
+    def _start_scheduler(self, burst=False, logging_level="INFO", date_format=DEFAULT_LOGGING_DATE_FORMAT,
+                         log_format=DEFAULT_LOGGING_FORMAT):
+        """RQ's, with a scheduler process that dies with this worker (``_Scheduler``)."""
+        self.scheduler = _Scheduler(self.queues, connection=self.connection,
+                                    logging_level=logging_level if logging_level is not None else self.log.level,
+                                    date_format=date_format, log_format=log_format, serializer=self.serializer)
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    self.scheduler.release_locks()
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
 
     def _sleep(self, seconds):
         deadline = time.monotonic() + seconds

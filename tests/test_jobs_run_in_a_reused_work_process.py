@@ -14,6 +14,7 @@ from jobs import services
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Outcome, Status
 from jobs.reconciler import reconcile
+from jobs.supervisor import descendants
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -146,17 +147,20 @@ def test_a_burst_worker_drains_the_queue_across_work_processes_and_exits(start_w
     assert len(set(pids(records))) == 3
 
 
-def test_a_worker_killed_alone_takes_its_work_process_with_it(start_worker):
-    worker = start_worker(worker_class=PERSISTENT)
+def test_a_worker_killed_alone_takes_its_work_process_and_scheduler_with_it(start_worker):
+    worker = start_worker(worker_class=PERSISTENT)  # with RQ's scheduler (start_worker's default)
     pid = pids([enqueue("test.whoami", {"marker": "orphan"})])[0]
+    children = descendants(worker.proc.pid)
+    assert pid in children and len(children) >= 2, children  # the work process and the scheduler
     os.kill(worker.proc.pid, signal.SIGKILL)
     worker.proc.wait(10)
 
-    def gone():
+    def gone(child):
         try:
-            with open(f"/proc/{pid}/stat") as stat:
+            with open(f"/proc/{child}/stat") as stat:
                 return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
         except OSError:
             return True
 
-    wait_for(gone, timeout=10, message="the work process to die with its worker")
+    wait_for(lambda: all(gone(child) for child in children), timeout=10,
+             message="the work process and the scheduler to die with their worker")
