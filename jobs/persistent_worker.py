@@ -28,7 +28,7 @@ What the parent does, never on a job's critical path:
   the parent exits after it; a second signal kills the work process (cold shutdown). In burst mode, and
   after ``--max-jobs``, the work process ends its loop and the parent exits with it.
 - ``--with-scheduler``: RQ's scheduler belongs to the parent (started, and started again if it dies,
-  there), so a replaced work process never starts or duplicates one.
+  there), so a replaced work process never starts or duplicates one; it dies with the parent.
 
 The work process obeys `rq suspend`, paused queues and RQ's commands itself (it is the subscribed
 worker); the stop command of a cancel ends the work process (never its process group's other members).
