@@ -1,7 +1,8 @@
 """The persistent worker (``jobs.worker.PersistentWorker``) runs jobs in one long-lived work process, not a
 fork per job: successive jobs share its pid; it is replaced after ``QUEUE_WORKER_MAX_JOBS`` jobs, and at
 once after it dies mid-job (the job retried as declared); a cancel stops the running job; a job past its
-timeout is stopped inside the process (which lives on) or, deaf to that, by the worker killing it."""
+timeout is stopped inside the process (which lives on) or, deaf to that, by the worker killing it; a long job's
+heartbeats stay fresh; a burst worker drains its queue across work processes; the work process dies with its worker."""
 
 import os
 import signal
@@ -13,6 +14,7 @@ from jobs import services
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Outcome, Status
 from jobs.reconciler import reconcile
+from jobs.supervisor import descendants
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,3 +124,43 @@ def test_a_job_deaf_to_its_timeout_is_stopped_by_the_worker_and_recorded_timed_o
     assert (attempt.outcome, attempt.error_type) == (Outcome.TIMEOUT, "JobTimeoutException"), attempt.error_message
     nxt = enqueue("test.whoami", {"marker": "next"})
     assert ended(nxt).status == Status.SUCCEEDED
+
+
+def test_a_job_longer_than_its_heartbeat_is_not_taken_for_lost(start_worker):
+    # Heartbeats live 2 s here; the work process never sends one while its job runs: the worker does.
+    start_worker(worker_class=PERSISTENT, env={"QUEUE_JOB_HEARTBEAT": 1, "QUEUE_HEARTBEAT_GRACE": 1})
+    long = enqueue("test.whoami", {"marker": "long-beat", "seconds": 5})
+    wait_for(lambda: JobRecord.objects.filter(pk=long.pk, status=Status.RUNNING).exists(), timeout=20)
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        assert reconcile(running_grace=__import__("datetime").timedelta(0))["lost"] == 0
+        time.sleep(0.5)
+    record = ended(long)
+    assert (record.status, record.attempts) == (Status.SUCCEEDED, 1)
+
+
+def test_a_burst_worker_drains_the_queue_across_work_processes_and_exits(start_worker):
+    records = [enqueue("test.whoami", {"marker": f"burst{i}"}) for i in range(5)]
+    worker = start_worker("jdtest.default", worker_class=PERSISTENT, burst=True, env={"QUEUE_WORKER_MAX_JOBS": 2})
+    assert worker.wait(60) == 0
+    assert {JobRecord.objects.get(pk=r.pk).status for r in records} == {Status.SUCCEEDED}
+    assert len(set(pids(records))) == 3
+
+
+def test_a_worker_killed_alone_takes_its_work_process_and_scheduler_with_it(start_worker):
+    worker = start_worker(worker_class=PERSISTENT)  # with RQ's scheduler (start_worker's default)
+    pid = pids([enqueue("test.whoami", {"marker": "orphan"})])[0]
+    children = descendants(worker.proc.pid)
+    assert pid in children and len(children) >= 2, children  # the work process and the scheduler
+    os.kill(worker.proc.pid, signal.SIGKILL)
+    worker.proc.wait(10)
+
+    def gone(child):
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+
+    wait_for(lambda: all(gone(child) for child in children), timeout=10,
+             message="the work process and the scheduler to die with their worker")

@@ -30,7 +30,7 @@ def _succeeded(record, timeout=30, reconciling=False):
     return wait_for(done, timeout=timeout, interval=0.5, message=f"job {record.pk} to succeed")
 
 
-@pytest.mark.parametrize("worker_class", ["jobs.worker.Worker", "jobs.worker.SimpleWorker"])
+@pytest.mark.parametrize("worker_class", ["jobs.worker.Worker", "jobs.worker.SimpleWorker", "jobs.worker.PersistentWorker"])
 def test_a_worker_survives_a_redis_restart_that_loses_its_data(private_redis, start_worker, worker_class):
     worker = start_worker(worker_class=worker_class, env=QUICK)
     running = enqueue("test.sleep", {"marker": "across", "seconds": 3})
@@ -49,7 +49,7 @@ def test_a_worker_survives_a_redis_restart_that_loses_its_data(private_redis, st
              message="the worker registered again in the new Redis")
 
 
-@pytest.mark.parametrize("worker_class", ["jobs.worker.Worker", "jobs.worker.SimpleWorker"])
+@pytest.mark.parametrize("worker_class", ["jobs.worker.Worker", "jobs.worker.SimpleWorker", "jobs.worker.PersistentWorker"])
 def test_a_worker_survives_a_database_restart(start_worker, worker_class):
     proxy = TcpProxy("127.0.0.1", 5432, free_port())
     proxy.start()
