@@ -1,6 +1,8 @@
 """What staff see in the admin: the job list with its filters and exact search, the job page with its
 attempts, RQ's view and the audit timeline, the queues and dead-letter pages, and the roles."""
 
+import re
+
 import pytest
 
 from audit.models import AuditEvent
@@ -98,6 +100,21 @@ def test_dead_letters_are_grouped_by_type_and_error(client, operator):
     groups = {(g["job_type"], g["last_error_type"]): g["count"] for g in response.context["groups"]}
     assert groups == {("test.always_fails", "ValueError"): 3, ("test.permanent", "jobs.errors.PermanentError"): 1}
     assert "Retry this group" in response.content.decode()
+
+
+def test_every_dead_job_of_a_type_is_one_click_from_its_dead_letter_groups(client, operator, viewer):
+    for i in range(2):
+        make_dead(marker=f"v{i}", error="ValueError")
+    make_dead(marker="k", error="KeyError")
+    client.force_login(operator)
+    html = client.get(CHANGELIST + "dead-letters/").content.decode()
+    links = re.findall(r'class="button retry-type" href="([^"]+)"', html)
+    assert len(links) == 2 and len(set(links)) == 1, "one link per group, the same type-wide retry"
+    confirm = client.get(links[0].replace("&amp;", "&"))
+    assert confirm.status_code == 200
+    assert confirm.context["count"] == 3 and confirm.context["actions"] == ["retry"], "both errors, retry only"
+    client.force_login(viewer)
+    assert "retry-type" not in client.get(CHANGELIST + "dead-letters/").content.decode()
 
 
 def test_the_queues_page_counts_and_pauses(client, operator, viewer):

@@ -1,4 +1,5 @@
-"""Dead letters grouped by cause, each group linked to its jobs and to "retry this group"."""
+"""Dead letters grouped by cause, each group linked to its jobs, to "retry this group" and to "retry every
+dead job of this type" (each confirmed on the bulk page, which runs it as a job)."""
 
 from urllib.parse import urlencode
 
@@ -23,4 +24,10 @@ class DeadLettersView(_AdminPage):
                                 "last_error_type": group["last_error_type"]}
             group["query"] = urlencode(group["filters"])
             group["changelist_url"] = f"{changelist}?{group['query']}"
+            group["type_query"] = urlencode({"status__exact": "dead", "job_type": group["job_type"]})
+        per_type = {}
+        for group in groups:
+            per_type[group["job_type"]] = per_type.get(group["job_type"], 0) + group["count"]
+        for group in groups:  # "every dead job of this type", whatever its error, beside the group's own
+            group["type_count"] = per_type[group["job_type"]]
         return self.render(request, groups=groups, can_retry=request.user.has_perm("jobs.retry_jobrecord"))

@@ -65,7 +65,7 @@ def test_operator_retries_a_dead_letter_group(page, live_server, start_worker):
     group = page.locator("#dead-letters tbody tr", has_text="test.flaky")
     expect(group).to_have_count(1)
     expect(group).to_contain_text("ConnectionError")
-    group.get_by_role("link", name="Retry this group: all 3 dead of this type…").click()
+    group.get_by_role("link", name="Retry this group: all 3 dead of this type and error…").click()
 
     expect(page.locator("#bulk-count")).to_have_text("3 jobs match.")
     expect(page.locator("#content form button")).to_have_text(["Retry 3 jobs"])  # only the action asked for
