@@ -39,12 +39,8 @@ keeps it across jobs (``CONN_MAX_AGE``); one left inside a transaction by a job 
 """
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
-import random
-import resource
 import select
 import signal
 import time
@@ -55,7 +51,7 @@ from django.conf import settings
 from django.db import connections
 from rq import SimpleWorker as RQSimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-from rq.exceptions import NoSuchJobError, StopRequested
+from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import JobStatus
 from rq.logutils import setup_loghandlers
@@ -65,6 +61,7 @@ from rq.utils import now
 from rq.worker.base import DequeueStrategy
 
 from jobs.rq_internals import REDIS_DOWN, WorkerOverrides
+from jobs.work_process import WorkProcessSide, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -73,28 +70,10 @@ RESTART_BACKOFF = (0.5, 10)
 YOUNG = 2.0
 # The parent reads the work process's news at most this often (seconds): a few jobs' lines per wake-up.
 COALESCE = 0.02
-PR_SET_PDEATHSIG = 1
-
-
-def _rss_mb():
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:  # not Linux: the peak, which only grows
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _die_with_parent():
-    """Linux: the kernel SIGKILLs this process when its parent dies (a host crash kills both)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the check between jobs still applies
-        pass
 
 
 def _run_scheduler_with_parent(scheduler):
-    _die_with_parent()
+    die_with_parent()
     return run_scheduler(scheduler)
 
 
@@ -124,14 +103,10 @@ class _Running:
     deadline: float | None
 
 
-class PersistentWorker(WorkerOverrides, RQSimpleWorker):
-    """``manage.py rqworker`` (the default ``RQ["WORKER_CLASS"]``): see the module's docstring."""
+class PersistentWorker(WorkProcessSide, WorkerOverrides, RQSimpleWorker):
+    """``manage.py rqworker`` (the default ``RQ["WORKER_CLASS"]``): see the module's docstring. This class
+    holds the parent's side; the work process's is ``jobs.work_process.WorkProcessSide``."""
 
-    _in_work_process = False
-    _to_parent = None
-    _parent_pid = 0
-    _retiring = False
-    _jobs_done = 0
     _overran = None
 
     # -- the parent ----------------------------------------------------------------------------------
@@ -423,80 +398,3 @@ class PersistentWorker(WorkerOverrides, RQSimpleWorker):
             self.register_death()
         except REDIS_DOWN as exc:
             log.warning("worker %s: could not register its death: %s", self.name, exc)
-
-    # -- the work process --------------------------------------------------------------------------------
-
-    def _work_process_main(self, write_fd, parent):
-        code = 0
-        try:
-            os.setpgrp()  # signals to the parent's group (a terminal's Ctrl-C) reach the parent alone
-            _die_with_parent()
-            if os.getppid() != parent:
-                os._exit(1)
-            random.seed()
-            self._in_work_process, self._to_parent, self._parent_pid = True, write_fd, parent
-            self.scheduler = None  # the parent's
-            self._process_pid = 0
-            # Until RQ installs its own handlers: a stop asked for now ends the loop before the first job.
-            signal.signal(signal.SIGTERM, self._stop_before_start)
-            signal.signal(signal.SIGINT, self._stop_before_start)
-            self.work(max_jobs=self._jobs_left, **self._work_args)
-            self._tell("R" if self._retiring else "Q")
-        except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
-            with contextlib.suppress(BaseException):
-                log.exception("work process %d: the work loop failed", os.getpid())
-            code = 1
-        os._exit(code)
-
-    def _stop_before_start(self, _signum, _frame):
-        self._stop_requested = True
-
-    def _tell(self, message):
-        """Fire and forget: a line to the parent (a pipe write of a few bytes never waits on it)."""
-        try:
-            os.write(self._to_parent, f"{message}\n".encode())
-        except OSError:  # the parent is gone: stop at the next chance
-            self._stop_requested = True
-
-    def prepare_execution(self, job):
-        execution = super().prepare_execution(job)
-        timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-        self._tell(f"S {job.id} {execution.id} {int(timeout)} {job.origin} {time.monotonic():.6f}")
-        return execution
-
-    def perform_job(self, job, queue):
-        try:
-            return super().perform_job(job, queue)
-        finally:
-            self._tell(f"E {job.id}")
-            for connection in connections.all(initialized_only=True):
-                info = getattr(connection.connection, "info", None)  # psycopg's; SQLite has none
-                if connection.in_atomic_block or (info is not None and info.transaction_status):
-                    connection.close()
-
-    def execute_job(self, job, queue):
-        result = super().execute_job(job, queue)
-        self._jobs_done += 1
-        if self._jobs_done >= settings.QUEUE_WORKER_MAX_JOBS or _rss_mb() > settings.QUEUE_WORKER_MAX_MEMORY_MB:
-            log.info("work process %d retires after %d jobs (%.0f MB)", os.getpid(), self._jobs_done, _rss_mb())
-            self._retiring = self._stop_requested = True
-        return result
-
-    def heartbeat(self, timeout=None, pipeline=None):
-        if self._in_work_process and timeout is None and pipeline is None and os.getppid() != self._parent_pid:
-            log.warning("work process %d: its worker is gone; stopping", os.getpid())
-            self._stop_requested = True
-            raise StopRequested()
-        return super().heartbeat(timeout, pipeline)
-
-    def kill_horse(self, sig=None):
-        """RQ's stop command (a cancel) for the job in hand: end this work process, which is the job's
-        "horse"; the parent fails the job in RQ as stopped. Never a signal to a process group."""
-        if not self._in_work_process:
-            self._signal_process(signal.SIGKILL)
-            return
-        if self._stopped_job_id:
-            self._tell(f"K {self._stopped_job_id}")
-            log.warning("work process %d: stopping job %s on request", os.getpid(), self._stopped_job_id)
-            os.kill(os.getpid(), signal.SIGKILL)
-
