@@ -4,16 +4,15 @@ The settings page: a guild's admins change its time zone (the form, errors besid
 member sees the settings read-only; another guild is a 404. The write goes through
 ``project.services.guild_settings_save`` (validated, audited)."""
 
-from django.contrib import messages
+import functools
+
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from jobs.errors import JobError
 from project import services
 from project.forms import GuildSettingsForm
+from project.panel_forms import submit_admin_form
 from project.tenancy import panel_guild
 
 
@@ -29,18 +28,14 @@ def guild_settings(request, slug):
     guild, admin = panel_guild(request, slug)
     form = GuildSettingsForm(initial={"time_zone": guild.time_zone})
     if request.method == "POST":
-        if not admin:
-            raise PermissionDenied("only the guild's admins may change its settings")
         form = GuildSettingsForm(request.POST)
-        if form.is_valid():
-            try:
-                services.guild_settings_save(guild=guild, user=request.user, correlation_id=request.correlation_id,
-                                             **form.cleaned_data)
-            except JobError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            else:
-                messages.success(request, f"Saved: this guild's time zone is {guild.time_zone}.")
-                return HttpResponseRedirect(request.path)
+        done = submit_admin_form(
+            request, form, admin=admin, refused="only the guild's admins may change its settings",
+            save=functools.partial(services.guild_settings_save, guild=guild, user=request.user,
+                                   correlation_id=request.correlation_id),
+            saved=lambda saved_guild: f"Saved: this guild's time zone is {saved_guild.time_zone}.")
+        if done:
+            return done
     return render(request, "panel/guild_settings.html", {
         "guild": guild, "is_admin": admin, "form": form,
         "time_zones": services.time_zone_names() if admin else (),
