@@ -48,6 +48,20 @@ def raw_connection():
     return psycopg.connect(os.environ["DATABASE_URL"])
 
 
+def empty_ledger(*extra_tables):
+    """Flush the bench's Redis database and empty the ledger (jobs, attempts, audit events) and ``extra_tables``."""
+    from django.db import connection
+
+    from audit.models import AuditEvent
+    from jobs.connection import redis_connection
+    from jobs.models import JobAttempt, JobRecord
+
+    redis_connection().flushdb()
+    tables = ", ".join([*(m._meta.db_table for m in (JobAttempt, JobRecord, AuditEvent)), *extra_tables])
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_environment, create_database  # noqa: E402
+from bench.common import bench_environment, create_database, empty_ledger  # noqa: E402
 
 JOB_TYPE = "bench.noop"
 BARE_QUEUE = "bench-enqueue-bare"
@@ -92,16 +92,7 @@ def bare_queue():
 
 
 def reset():
-    from django.db import connection
-
-    from audit.models import AuditEvent
-    from jobs.connection import redis_connection
-    from jobs.models import JobAttempt, JobRecord
-
-    redis_connection().flushdb()
-    tables = ", ".join(m._meta.db_table for m in (JobAttempt, JobRecord, AuditEvent))
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables}, bench_order CASCADE")
+    empty_ledger("bench_order")
 
 
 def jobs_enqueued():

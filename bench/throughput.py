@@ -76,7 +76,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # `python bench/throughput.py` puts bench/ first, not the project
     sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import bench_environment, create_database  # noqa: E402
+from bench.common import bench_environment, create_database, empty_ledger  # noqa: E402
 
 BARE_QUEUE = "jdbench-bare"
 BARE_NOOP = "bench.throughput.noop"
@@ -196,15 +196,7 @@ def jobdesk_queue():
 
 def reset():
     """Empty the bench's Redis database and its ledger tables."""
-    from django.db import connection
-
-    from audit.models import AuditEvent
-    from jobs.models import JobAttempt, JobRecord
-
-    redis().flushdb()
-    tables = ", ".join(m._meta.db_table for m in (JobAttempt, JobRecord, AuditEvent))
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables} CASCADE")
+    empty_ledger()
 
 
 def ledger_statuses():

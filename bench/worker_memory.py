@@ -31,7 +31,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import bench_environment, create_database  # noqa: E402
+from bench.common import bench_environment, create_database, empty_ledger  # noqa: E402
 
 JOB_TYPE = "bench.noop"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -77,17 +77,9 @@ def setup(args):
 
 
 def reset_and_enqueue(n):
-    from django.db import connection
-
-    from audit.models import AuditEvent
-    from jobs.connection import redis_connection
     from jobs.enqueue import enqueue_many
-    from jobs.models import JobAttempt, JobRecord
 
-    redis_connection().flushdb()
-    tables = ", ".join(m._meta.db_table for m in (JobAttempt, JobRecord, AuditEvent))
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables} CASCADE")
+    empty_ledger()
     for start in range(0, n, 1000):
         enqueue_many(JOB_TYPE, [{"n": i} for i in range(start, min(n, start + 1000))])
 
