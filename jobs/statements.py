@@ -1,5 +1,6 @@
-"""The runner's two hot writes as one PostgreSQL statement each (used by ``jobs.states`` only), and
-``db_value``, the parameter preparation raw ledger statements share.
+"""The ledger's per-job writes as one prepared PostgreSQL statement each: the runner's claim and finish
+(used by ``jobs.states`` only) and a single record's INSERT (``jobs.enqueue``); and ``db_value``, the
+parameter preparation raw ledger statements share.
 
 A run writes the ledger twice: the claim (record → running, attempt opened) and the finish (record →
 its outcome, attempt closed). As separate statements in a transaction that is BEGIN, two or three
@@ -7,6 +8,9 @@ statements and COMMIT, twice per job; as one statement with data-modifying CTEs 
 its own transaction in autocommit, twice per job. The audit events follow by trigger inside the same
 statement. Both keep the state machine's compare-and-set: nothing is written unless the record is
 still in an expected status (and, for the finish, still on the same attempt).
+
+Each runs through ``project.db.prepared_cursor``: planned once per connection instead of once per job,
+and read back without the ORM's query machinery (the record is built with ``JobRecord.from_db``).
 """
 
 import functools
@@ -14,6 +18,7 @@ import functools
 from django.db import connection
 
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
+from project.db import prepared_cursor
 
 _RECORD = JobRecord._meta
 _ATTEMPT = JobAttempt._meta
@@ -59,15 +64,17 @@ def claim(record_id, *, worker, now, expected, note):
     """``(record, attempt)`` if the record was in ``expected`` and is now running, else ``(None, None)``."""
     pk = db_value(JobRecord, "id", record_id)
     started = db_value(JobRecord, "started_at", now)
-    rows = list(JobRecord.objects.raw(_claim_sql(len(expected)), [
-        Status.RUNNING, started, started, worker, db_value(JobRecord, "status_note", note), pk, *expected,
-        worker, started, Outcome.RUNNING,
-    ]))
-    if not rows:
+    with prepared_cursor() as cursor:
+        cursor.execute(_claim_sql(len(expected)), [
+            Status.RUNNING, started, started, worker, db_value(JobRecord, "status_note", note), pk, *expected,
+            worker, started, Outcome.RUNNING,
+        ])
+        row = cursor.fetchone()
+    if row is None:
         return None, None
-    record = rows[0]
+    record = _record_from_row(row[:-1])
     attempt = JobAttempt(
-        pk=record.attempt_pk, record=record, number=record.attempts, queue=record.queue, worker=worker,
+        pk=row[-1], record=record, number=record.attempts, queue=record.queue, worker=worker,
         correlation_id=record.correlation_id, started_at=now, outcome=Outcome.RUNNING,
     )
     attempt._state.adding = False
@@ -94,6 +101,38 @@ def finish(record_pk, attempt_pk, *, number, record_values, attempt_values):
         *(db_value(JobAttempt, name, value) for name, value in attempt_values.items()),
         attempt_pk,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
+
+
+@functools.cache
+def _converters():
+    """Per concrete field of ``JobRecord``, the conversion of its database value (JSON is read as text)."""
+    return [
+        (lambda value, f=field: f.from_db_value(value, None, connection)) if hasattr(field, "from_db_value") else None
+        for field in _RECORD.concrete_fields
+    ]
+
+
+def _record_from_row(values):
+    values = [convert(value) if convert and value is not None else value
+              for convert, value in zip(_converters(), values)]
+    return JobRecord.from_db(connection.alias, [f.attname for f in _RECORD.concrete_fields], values)
+
+
+@functools.cache
+def _insert_sql():
+    columns = ", ".join(_qn(f.column) for f in _RECORD.concrete_fields)
+    values = ", ".join(["%s"] * len(_RECORD.concrete_fields))
+    return f"INSERT INTO {_qn(_RECORD.db_table)} ({columns}) VALUES ({values})"
+
+
+def insert_record(record):
+    """INSERT one new ``JobRecord`` (primary key set), as ``save(force_insert=True)`` would, prepared.
+    No ``save()`` signals are sent, as with ``bulk_create``."""
+    params = [field.get_db_prep_save(field.pre_save(record, True), connection) for field in _RECORD.concrete_fields]
+    with prepared_cursor() as cursor:
+        cursor.execute(_insert_sql(), params)
+    record._state.adding = False
+    record._state.db = connection.alias

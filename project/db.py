@@ -1,10 +1,13 @@
-"""Fast multi-row inserts for the ledger's hot paths.
+"""Fast writes for the ledger's hot paths: multi-row inserts, and prepared statements for the few
+statements a worker or a producer runs for every job.
 
 On PostgreSQL, rows go in with ``COPY … FROM STDIN`` in the caller's transaction: several times faster
 than a multi-row INSERT built by the ORM, whose per-value preparation dominates a batch of thousands.
 For a few rows, and elsewhere (SQLite for ``make run``), it is plain ``bulk_create``. Rows must have their primary key set
 or left to the database (``AutoField``); ``save()`` signals are not sent, as with ``bulk_create``.
 """
+
+from contextlib import contextmanager
 
 from django.db import connection, models
 
@@ -38,3 +41,29 @@ def insert_rows(model, objects, *, batch_size=2000):
                     for name, value in ((f.attname, getattr(obj, f.attname)) for f in fields)
                 ])
     return objects
+
+
+@contextmanager
+def prepared_cursor():
+    """A cursor whose statements PostgreSQL may keep prepared: parameters bound on the server, and a
+    statement run a few times on a connection planned once for it (``DATABASE_PREPARED_STATEMENTS``,
+    psycopg's ``prepare_threshold``). For the ledger's per-job statements, whose planning costs about as
+    much as their execution (0.13 ms of a claim's 0.3 ms, measured). Django's ORM keeps its own
+    client-side binding, which never prepares; Django's execute wrappers see these statements as any.
+
+    Elsewhere than PostgreSQL, an ordinary cursor.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    from psycopg import Cursor
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = Cursor(connection.connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    try:
+        yield cursor
+    finally:
+        raw.close()

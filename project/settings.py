@@ -119,6 +119,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", _read("DATABASE_CONN_MAX_AGE", env.int, 60))
+    # The ledger's per-job statements (project.db.prepared_cursor) are prepared after two runs on a
+    # connection; off behind a pooler that cannot keep prepared statements (PgBouncer before 1.21 in
+    # transaction mode). The ORM's own queries are never prepared either way.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", 2 if _strict_bool("DATABASE_PREPARED_STATEMENTS", True) else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
