@@ -5,7 +5,8 @@ type's function with the validated payload and a ``JobContext``, and records the
 short transaction): ``succeeded``; ``retrying`` with the type's backoff, handed back to RQ as a
 ``Retry`` so that RQ's scheduled registry holds the job until then; or ``dead``. Exceptions, timeouts and
 non-retryable errors are each recorded as the attempt's outcome; the runner itself raises only for a
-dead job, so that RQ's failed registry (and django-rq's views) show it too.
+dead job, so that RQ's failed registry (and django-rq's views) show it too. In the default worker's
+work process a success is written by its finish group (``jobs.finish_group``) beside the next job.
 """
 
 import logging
@@ -18,7 +19,7 @@ from rq import get_current_job
 from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
-from jobs import concurrency, context, ratelimit, registry, retries, services, states
+from jobs import concurrency, context, finish_group, ratelimit, registry, retries, services, states
 from jobs.errors import Canceled, JobError, Waiting
 from jobs.models import Outcome, Status
 from project import correlation, sentry
@@ -90,6 +91,7 @@ def _claim_and_run(record_id):
     if record is None:
         log.info("job %s is not runnable any more (canceled, finished or taken); skipped", record_id)
         return None
+    finish_group.wait_written()  # in a work process: no job's code runs while an earlier end is unwritten
     with correlation.bind(record.correlation_id):
         return _run_attempt(record, attempt)
 
@@ -116,10 +118,12 @@ def _run_attempt(record, attempt):
         return _failed(record, attempt, job_type, exc)
     finally:
         context.unbind(token)
-    if states.finish_attempt(
-        record, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, progress=100,
-        result=result if _is_json(result) else repr(result),
-    ):
+    finish = states.prepare_finish(record, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, progress=100,
+                                   result=result if _is_json(result) else repr(result))
+    rq_job = get_current_job()
+    if finish_group.defer(finish, rq_job.id if rq_job else None):  # written beside the next job (jobs.finish_group)
+        return None
+    if states.write_finishes([finish])[0]:
         log.info("job %s (%s) succeeded on attempt %d", record.pk, record.job_type, attempt.number)
     return None
 

@@ -15,7 +15,7 @@ and read back without the ORM's query machinery (the record is built with ``JobR
 
 import functools
 
-from django.db import connection
+from django.db import connection, models
 
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
 from project.db import prepared_cursor
@@ -128,10 +128,29 @@ def _insert_sql():
     return f"INSERT INTO {_qn(_RECORD.db_table)} ({columns}) VALUES ({values})"
 
 
+# Fields whose Python value psycopg takes as it is on PostgreSQL (aware datetimes, UUIDs, text, numbers):
+# preparing them through the ORM field by field cost more than the INSERT's own round trip.
+_AS_IS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DateTimeField,
+          models.UUIDField, models.ForeignKey)
+
+
+@functools.cache
+def _insert_values():
+    """Per concrete field of ``JobRecord``: its attname, and how its value is prepared (None: as it is)."""
+    for field in _RECORD.concrete_fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            raise TypeError(f"{field.name}: insert_record does not set automatic times")  # pre_save would
+    return [(field.attname, None if isinstance(field, _AS_IS) else field.get_db_prep_save)
+            for field in _RECORD.concrete_fields]
+
+
 def insert_record(record):
     """INSERT one new ``JobRecord`` (primary key set), as ``save(force_insert=True)`` would, prepared.
     No ``save()`` signals are sent, as with ``bulk_create``."""
-    params = [field.get_db_prep_save(field.pre_save(record, True), connection) for field in _RECORD.concrete_fields]
+    params = []
+    for attname, prepare in _insert_values():
+        value = getattr(record, attname)
+        params.append(value if prepare is None or value is None else prepare(value, connection))
     with prepared_cursor() as cursor:
         cursor.execute(_insert_sql(), params)
     record._state.adding = False

@@ -28,6 +28,7 @@ wants the change gets it inside an atomic block with the write.
 
 import functools
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -201,13 +202,27 @@ def _claim_sql(n_expected):
     )
 
 
-def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", error=None, retry_delay=None,
-                   **fields):
-    """Close ``attempt`` with ``outcome`` and move ``record`` from running to ``to`` in one transaction.
+@dataclass
+class Finish:
+    """One attempt's end, made ready to write (``prepare_finish``): the record and attempt, where the
+    record goes, and the columns each gets. Its times are those of the attempt's end, whenever it is
+    written."""
 
-    ``error`` is ``(type name, message, traceback)``. Returns False, writing nothing, when the record
-    is no longer running (canceled meanwhile, or the reconciler already declared the attempt lost).
-    """
+    record: JobRecord
+    attempt: JobAttempt
+    to: str
+    values: dict
+    closed: dict
+    actor_id: int | None
+    reason: str
+    data: dict
+
+
+def prepare_finish(record, attempt, to, *, outcome, actor_id=None, reason="", error=None, retry_delay=None,
+                   **fields):
+    """The end of ``attempt`` with ``outcome``, moving ``record`` from running to ``to``, ready for
+    ``write_finishes``; nothing is written. ``error`` is ``(type name, message, traceback)``."""
+    _check({Status.RUNNING}, to)
     now = timezone.now()
     error_type, message, tb = error or ("", "", "")
     if error:
@@ -215,21 +230,49 @@ def finish_attempt(record, attempt, to, *, outcome, actor_id=None, reason="", er
     data = {"attempt": attempt.number, "outcome": outcome}
     closed = {"ended_at": now, "outcome": outcome, "error_type": error_type, "error_message": message,
               "traceback": tb, "retry_delay": retry_delay}
+    values = _change_values(record, to, now, actor_id=actor_id, reason=reason, data=data, fields=fields)
+    return Finish(record, attempt, to, values, closed, actor_id, reason, data)
+
+
+def finish_attempt(record, attempt, to, **how):
+    """Close ``attempt`` and move ``record`` from running to ``to`` (``prepare_finish`` says how) in one
+    transaction. Returns False, writing nothing, when the record is no longer running on that attempt
+    (canceled meanwhile, or the reconciler already declared the attempt lost)."""
+    return write_finishes([prepare_finish(record, attempt, to, **how)])[0]
+
+
+def write_finishes(finishes):
+    """Write ``finishes`` in one transaction (one statement each on PostgreSQL; a single one is its own
+    transaction when nobody listens), and say for each whether it was written (the compare-and-set of
+    ``finish_attempt``). A worker's finish group (``jobs.finish_group``) commits the ends of several
+    short jobs at once this way."""
+    changes = {(finish.to, finish.record.job_type) for finish in finishes}
+    block = transaction.atomic(savepoint=False) if len(finishes) > 1 else nullcontext()
+    won = []
+    with block, change_scope(*changes):
+        for finish in finishes:
+            won.append(_write_finish(finish))
+    for finish, written in zip(finishes, won):
+        if written:
+            finish.attempt.ended_at = finish.closed["ended_at"]
+            finish.attempt.outcome, finish.attempt.error_type = finish.closed["outcome"], finish.closed["error_type"]
+    return won
+
+
+def _write_finish(finish):
+    record, attempt = finish.record, finish.attempt
     if connection.vendor == "postgresql":
-        _check({Status.RUNNING}, to)
-        values = _change_values(record, to, now, actor_id=actor_id, reason=reason, data=data, fields=fields)
-        with change_scope((to, record.job_type)):
-            if not statements.finish(record.pk, attempt.pk, number=attempt.number, record_values=values,
-                                     attempt_values=closed):
-                return False
-            _changed(record, to, values, actor_id=actor_id, reason=reason, data=data)
-    else:
-        with transaction.atomic():
-            if not transition(record, to, expected={Status.RUNNING}, attempt=attempt.number, actor_id=actor_id,
-                              reason=reason, data=data, **fields):
-                return False
-            JobAttempt.objects.filter(pk=attempt.pk).update(**closed)
-    attempt.ended_at, attempt.outcome, attempt.error_type = now, outcome, error_type
+        if not statements.finish(record.pk, attempt.pk, number=attempt.number, record_values=finish.values,
+                                 attempt_values=finish.closed):
+            return False
+        _changed(record, finish.to, finish.values, actor_id=finish.actor_id, reason=finish.reason, data=finish.data)
+        return True
+    with transaction.atomic():
+        rows = JobRecord.objects.filter(pk=record.pk, status=Status.RUNNING, attempts=attempt.number)
+        if rows.update(**finish.values) != 1:
+            return False
+        _changed(record, finish.to, finish.values, actor_id=finish.actor_id, reason=finish.reason, data=finish.data)
+        JobAttempt.objects.filter(pk=attempt.pk).update(**finish.closed)
     return True
 
 

@@ -3,7 +3,8 @@
 The work process runs RQ's own work loop, SimpleWorker-style: it dequeues, prepares, performs and finishes
 its jobs itself, so nothing waits on another process between two jobs. What it adds to that loop: a
 line to its parent, fire and forget, when a job starts and ends (the parent keeps the job's heartbeats
-and watches its timeout); its retirement after ``QUEUE_WORKER_MAX_JOBS`` jobs or above
+and watches its timeout); a finish group (``jobs.finish_group``) that writes a succeeded job's end and
+acknowledges it to RQ beside the next job; its retirement after ``QUEUE_WORKER_MAX_JOBS`` jobs or above
 ``QUEUE_WORKER_MAX_MEMORY_MB``; its death with the parent; and RQ's stop command (a cancel) ending this
 process, never a process group.
 """
@@ -22,9 +23,12 @@ from django.conf import settings
 from django.db import connections
 from rq.exceptions import StopRequested
 
+from jobs import finish_group
+
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+CLOSE_TIMEOUT = 30  # seconds the finish group may take to write its last ends before the process leaves
 
 
 def _rss_mb():
@@ -69,11 +73,14 @@ class WorkProcessSide:
             # Until RQ installs its own handlers: a stop asked for now ends the loop before the first job.
             signal.signal(signal.SIGTERM, self._stop_before_start)
             signal.signal(signal.SIGINT, self._stop_before_start)
+            finish_group.open_group()
             self.work(max_jobs=self._jobs_left, **self._work_args)
+            finish_group.close_group(timeout=CLOSE_TIMEOUT)
             self._tell("R" if self._retiring else "Q")
         except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
             with contextlib.suppress(BaseException):
                 log.exception("work process %d: the work loop failed", os.getpid())
+                finish_group.close_group(timeout=CLOSE_TIMEOUT)
             code = 1
         os._exit(code)
 
@@ -97,6 +104,7 @@ class WorkProcessSide:
         try:
             return super().perform_job(job, queue)
         finally:
+            finish_group.release(job.id)
             self._tell(f"E {job.id}")
             for connection in connections.all(initialized_only=True):
                 info = getattr(connection.connection, "info", None)  # psycopg's; SQLite has none
@@ -110,6 +118,33 @@ class WorkProcessSide:
             log.info("work process %d retires after %d jobs (%.0f MB)", os.getpid(), self._jobs_done, _rss_mb())
             self._retiring = self._stop_requested = True
         return result
+
+    def handle_job_success(self, job, queue, started_job_registry):
+        """A job whose end waits in the finish group is acknowledged to RQ by the group's writer, once
+        that end is written (``_acknowledge``); the work process only lets go of it here."""
+        if not (self._in_work_process and finish_group.holds(job.id)):
+            return super().handle_job_success(job, queue, started_job_registry)
+        if job.get_result_ttl(self.default_result_ttl) != 0 or job.repeats_left:  # RQ's own path, in line
+            finish_group.release(job.id)
+            finish_group.wait_written()
+            return super().handle_job_success(job, queue, started_job_registry)
+        execution, self.execution = self.execution, None
+        finish_group.hold_ack(job.id, lambda: self._acknowledge(job, execution))
+        self.set_current_job_id(None)
+        return None
+
+    def _acknowledge(self, job, execution):
+        """``WorkerOverrides.handle_job_success`` for a job this process has already left behind: the
+        execution is the job's own, not the worker's current one."""
+        with self.connection.pipeline() as pipeline:
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            job.cleanup(0, pipeline=pipeline, remove_from_queue=False)
+            if execution is not None:
+                execution.delete(job=job, pipeline=pipeline)
+            pipeline.execute()
+        self.log.info("Successfully completed %s job in %ss on worker %s", job.description,
+                      job.ended_at - job.started_at, self.name)
 
     def heartbeat(self, timeout=None, pipeline=None):
         if self._in_work_process and timeout is None and pipeline is None and os.getppid() != self._parent_pid:
@@ -125,6 +160,7 @@ class WorkProcessSide:
             self._signal_process(signal.SIGKILL)
             return
         if self._stopped_job_id:
+            finish_group.wait_written(timeout=CLOSE_TIMEOUT)  # earlier jobs' ends are not the stopped one's
             self._tell(f"K {self._stopped_job_id}")
             log.warning("work process %d: stopping job %s on request", os.getpid(), self._stopped_job_id)
             os.kill(os.getpid(), signal.SIGKILL)
