@@ -268,6 +268,7 @@ class WorkerOverrides:
     """
 
     _controls = (float("-inf"), frozenset(), False)  # checked at, paused queues, suspended
+    log_result_lifespan = False  # "result discarded immediately" after every job: QUEUE_RESULT_TTL says it once
     _heartbeat_sent = float("-inf")
     EVERY = 1.0  # seconds between the worker's own heartbeats, and between checks for `rq suspend`
 
@@ -427,8 +428,8 @@ class WorkerOverrides:
             job.cleanup(0, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
             pipeline.execute()
-        self.log.info("Successfully completed %s job in %ss on worker %s", job.description,
-                      job.ended_at - job.started_at, self.name)
+        self.log.debug("Successfully completed %s job in %ss on worker %s", job.description,
+                       job.ended_at - job.started_at, self.name)
 
     def get_heartbeat_ttl(self, job):
         if job.timeout and job.timeout > 0:

@@ -3,8 +3,8 @@
 The work process runs RQ's own work loop, SimpleWorker-style: it dequeues, prepares, performs and finishes
 its jobs itself, so nothing waits on another process between two jobs. What it adds to that loop: a
 line to its parent, fire and forget, when a job starts and ends (the parent keeps the job's heartbeats
-and watches its timeout); a finish group (``jobs.finish_group``) that writes a succeeded job's end and
-acknowledges it to RQ beside the next job; its retirement after ``QUEUE_WORKER_MAX_JOBS`` jobs or above
+and watches its timeout); with ``QUEUE_FINISH_GROUP``, a finish group (``jobs.finish_group``) that writes
+a succeeded job's end and acknowledges it to RQ beside the next job; its retirement after ``QUEUE_WORKER_MAX_JOBS`` jobs or above
 ``QUEUE_WORKER_MAX_MEMORY_MB``; its death with the parent; and RQ's stop command (a cancel) ending this
 process, never a process group.
 """
@@ -73,7 +73,8 @@ class WorkProcessSide:
             # Until RQ installs its own handlers: a stop asked for now ends the loop before the first job.
             signal.signal(signal.SIGTERM, self._stop_before_start)
             signal.signal(signal.SIGINT, self._stop_before_start)
-            finish_group.open_group()
+            if settings.QUEUE_FINISH_GROUP:
+                finish_group.open_group()
             self.work(max_jobs=self._jobs_left, **self._work_args)
             finish_group.close_group(timeout=CLOSE_TIMEOUT)
             self._tell("R" if self._retiring else "Q")
@@ -143,8 +144,8 @@ class WorkProcessSide:
             if execution is not None:
                 execution.delete(job=job, pipeline=pipeline)
             pipeline.execute()
-        self.log.info("Successfully completed %s job in %ss on worker %s", job.description,
-                      job.ended_at - job.started_at, self.name)
+        self.log.debug("Successfully completed %s job in %ss on worker %s", job.description,
+                       job.ended_at - job.started_at, self.name)
 
     def heartbeat(self, timeout=None, pipeline=None):
         if self._in_work_process and timeout is None and pipeline is None and os.getppid() != self._parent_pid:
@@ -152,6 +153,18 @@ class WorkProcessSide:
             self._stop_requested = True
             raise StopRequested()
         return super().heartbeat(timeout, pipeline)
+
+    def unsubscribe(self):
+        """RQ waits up to a second for its stop-command thread, which often misses the unsubscription
+        while it blocks on Redis: a second lost at every retirement and every burst's end. The work
+        process ends right after, and takes the thread (a daemon) with it."""
+        if not self._in_work_process:
+            return super().unsubscribe()
+        if self.pubsub_thread:
+            with contextlib.suppress(Exception):  # Redis gone: nothing to unsubscribe from
+                self.pubsub.unsubscribe()
+            self.pubsub_thread.stop()
+        return None
 
     def kill_horse(self, sig=None):
         """RQ's stop command (a cancel) for the job in hand: end this work process, which is the job's

@@ -1,5 +1,5 @@
-"""The default worker writes a succeeded job's end, and acknowledges it to RQ, beside the next job
-(``jobs.finish_group``). What users rely on: every job of a run of short jobs ends succeeded once, with
+"""With ``QUEUE_FINISH_GROUP``, the default worker writes a succeeded job's end, and acknowledges it to
+RQ, beside the next job (``jobs.finish_group``). What users rely on: every job of a run of short jobs ends succeeded once, with
 one attempt, and RQ is left clean (nothing in its started or failed registries, no job hash left, the
 worker's count right); a job that crashes its work process does not cost the job before it its outcome;
 ends still unwritten when a work process retires, or a burst worker runs dry, are written first."""
@@ -21,6 +21,8 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUEUE = "jdtest.default"
+GROUP = {"QUEUE_FINISH_GROUP": "true"}
+both_ways = pytest.mark.parametrize("env", [{}, GROUP], ids=["ends in line", "finish group"])
 
 
 def all_succeeded(records, timeout=60):
@@ -29,9 +31,10 @@ def all_succeeded(records, timeout=60):
              timeout=timeout, message=f"{len(ids)} jobs to succeed")
 
 
-def test_a_run_of_short_jobs_ends_each_once_and_leaves_rq_clean(start_worker, clean_redis):
+@both_ways
+def test_a_run_of_short_jobs_ends_each_once_and_leaves_rq_clean(start_worker, clean_redis, env):
     records = enqueue_many("test.whoami", [{"marker": f"short{i}"} for i in range(150)])
-    start_worker(QUEUE)  # the default worker class
+    start_worker(QUEUE, env=env)  # the default worker class
     all_succeeded(records)
 
     ids = [r.pk for r in records]
@@ -52,11 +55,12 @@ def test_a_run_of_short_jobs_ends_each_once_and_leaves_rq_clean(start_worker, cl
     assert RQWorker.all(connection=conn)[0].get_current_job_id() is None, "an idle worker holds no job"
 
 
-def test_a_job_that_crashes_its_process_does_not_cost_the_job_before_it(start_worker, clean_redis):
+@both_ways
+def test_a_job_that_crashes_its_process_does_not_cost_the_job_before_it(start_worker, clean_redis, env):
     with transaction.atomic():  # queued together: the crash comes right after the first job's end
         before = enqueue("test.whoami", {"marker": "before"})
         crashing = enqueue("test.whoami", {"marker": "crash", "exit": True})
-    start_worker(QUEUE)
+    start_worker(QUEUE, env=env)
 
     def crashed_job_settled():
         reconcile(running_grace=datetime.timedelta(0))
@@ -68,9 +72,11 @@ def test_a_job_that_crashes_its_process_does_not_cost_the_job_before_it(start_wo
     assert list(record.attempt_set.values_list("outcome", flat=True)) == [Outcome.SUCCEEDED]
 
 
-def test_ends_are_written_before_a_work_process_retires_and_before_a_burst_worker_exits(start_worker, clean_redis):
+@both_ways
+def test_ends_are_written_before_a_work_process_retires_and_before_a_burst_worker_exits(start_worker, clean_redis,
+                                                                                         env):
     records = enqueue_many("test.whoami", [{"marker": f"retire{i}"} for i in range(9)])
-    worker = start_worker(QUEUE, burst=True, env={"QUEUE_WORKER_MAX_JOBS": 4})
+    worker = start_worker(QUEUE, burst=True, env={"QUEUE_WORKER_MAX_JOBS": 4, **env})
     assert worker.wait(60) == 0
 
     found = {r.pk: r for r in JobRecord.objects.filter(pk__in=[r.pk for r in records])}
