@@ -7,7 +7,7 @@ digests are read only. Push subscriptions come from browsers: staff see them and
 
 from django.contrib import admin, messages
 
-from notifications import services
+from notifications import push_services, services
 from notifications.forms import WebhookEndpointAdminForm
 from notifications.models import (
     DeadLetterDigest, PushSubscription, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
@@ -106,8 +106,8 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        services.push_subscription_delete(user=obj.user, endpoint=obj.endpoint)
+        push_services.push_subscription_delete(user=obj.user, endpoint=obj.endpoint)
 
     def delete_queryset(self, request, queryset):
         for subscription in queryset.select_related("user"):
-            services.push_subscription_delete(user=subscription.user, endpoint=subscription.endpoint)
+            push_services.push_subscription_delete(user=subscription.user, endpoint=subscription.endpoint)

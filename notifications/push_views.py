@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from jobs.errors import JobError
-from notifications import services
+from notifications import push_services
 from notifications.models import PushSubscription
 
 MAX_BODY = 4096
@@ -27,7 +27,7 @@ MAX_BODY = 4096
 @login_required
 def push_page(request):
     return render(request, "notifications/push/page.html", {
-        "push_enabled": services.push_enabled(), "vapid_public_key": settings.VAPID_PUBLIC_KEY,
+        "push_enabled": push_services.push_enabled(), "vapid_public_key": settings.VAPID_PUBLIC_KEY,
         "subscriptions": PushSubscription.objects.filter(user=request.user).order_by("-created_at"),
     })
 
@@ -58,11 +58,11 @@ def subscriptions(request):
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     try:
         if request.method == "DELETE":
-            found = services.push_subscription_delete(user=request.user, endpoint=body.get("endpoint"))
+            found = push_services.push_subscription_delete(user=request.user, endpoint=body.get("endpoint"))
             if not found:
                 return _error(404, "not_found", "you have no subscription at this endpoint", field="endpoint")
             return HttpResponse(status=204)
-        subscription = services.push_subscription_save(
+        subscription = push_services.push_subscription_save(
             user=request.user, endpoint=body.get("endpoint"), p256dh=keys.get("p256dh"), auth=keys.get("auth"),
             user_agent=request.headers.get("User-Agent", ""))
     except JobError as exc:

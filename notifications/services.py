@@ -1,5 +1,6 @@
-"""Writes and rules of notifications: webhook endpoints, events and their deliveries, e-mail jobs, and
-dead-letter digests.
+"""Writes and rules of notifications: webhook endpoints, events and their deliveries, e-mail jobs, the
+reactions to jobs (export ready, job dead) and pruning. Dead-letter digests are ``notifications.digests``,
+Web Push ``notifications.push_services``.
 
 Promises:
 - a URL is refused when it is not public (``outbound.check_url``) at save time, and again when sent;
@@ -8,8 +9,6 @@ Promises:
 - a delivery is signed (``notifications.signing``) with its endpoint's secret, each attempt is kept
   with the answer's status and time; ``410 Gone`` disables the endpoint and says why; a redirect is
   never followed; an internal address at delivery time is a permanent failure;
-- one dead-letter digest per job type per ``NOTIFICATIONS_DLQ_DIGEST_SECONDS``, decided by a
-  compare-and-set, so two schedulers running the digest at once send it once.
 """
 
 import json
@@ -17,11 +16,9 @@ import logging
 import re
 import secrets
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import get_template
 from django.template import TemplateDoesNotExist
 from django.urls import reverse
@@ -31,14 +28,13 @@ from jobs.enqueue import enqueue
 from jobs.errors import JobError, PermanentError
 from notifications import outbound, signing
 from notifications.models import (
-    EVENTS, DeadLetterAlertState, DeadLetterDigest, DeadLetterNote, PushMessage, PushSubscription, WebhookAttempt,
-    WebhookDelivery, WebhookEndpoint,
+    EVENTS, DeadLetterDigest, DeadLetterNote, PushMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
 )
+from notifications.push_services import push_notify
 
 log = logging.getLogger(__name__)
 
 MAX_ENDPOINTS_PER_GUILD = 20
-DIGEST_EXAMPLES = 5
 # Job types whose death is not published as "job.dead" to the guild's webhooks: a failing delivery
 # would otherwise announce itself to the endpoint that fails, for ever.
 NOT_PUBLISHED_WHEN_DEAD = ("notifications.",)
@@ -297,44 +293,6 @@ def job_dead(*, change):
     })
 
 
-# --- Dead-letter digests --------------------------------------------------------------------------------
-
-def dead_letters_url(job_type: str) -> str:
-    """The admin's job list filtered to the dead jobs of ``job_type`` (the dead-letter group)."""
-    query = urlencode({"status__exact": "dead", "job_type": job_type})
-    return f"{settings.SITE_URL}{reverse('admin:jobs_jobrecord_changelist')}?{query}"
-
-
-def dead_letter_digests_send(*, now=None) -> list[DeadLetterDigest]:
-    """For every job type with dead jobs not yet told, and no digest within the window: one digest of
-    them all, sent to ``QUEUE_DLQ_WEBHOOK`` and ``QUEUE_DLQ_EMAILS`` by jobs enqueued with it.
-
-    Exactly once per type and window: the type's ``DeadLetterAlertState`` row moves by compare-and-set
-    (the second of two concurrent callers finds it moved and sends nothing), and the notes it gathers are
-    marked with the digest in the same transaction."""
-    now = now or timezone.now()
-    window = timedelta(seconds=settings.NOTIFICATIONS_DLQ_DIGEST_SECONDS)
-    digests = []
-    pending = sorted(set(DeadLetterNote.objects.filter(digest__isnull=True).values_list("job_type", flat=True)))
-    for job_type in pending:
-        DeadLetterAlertState.objects.bulk_create([DeadLetterAlertState(job_type=job_type)], ignore_conflicts=True)
-        with transaction.atomic():
-            won = DeadLetterAlertState.objects.filter(job_type=job_type).filter(
-                Q(last_sent_at__isnull=True) | Q(last_sent_at__lte=now - window)).update(last_sent_at=now)
-            if not won:
-                continue  # told within the window (or another scheduler is telling now)
-            notes = list(DeadLetterNote.objects.filter(job_type=job_type, digest__isnull=True).order_by("dead_at"))
-            if not notes:
-                transaction.set_rollback(True)
-                continue
-            digest = DeadLetterDigest.objects.create(job_type=job_type, count=len(notes), created_at=now)
-            DeadLetterNote.objects.filter(pk__in=[n.pk for n in notes]).update(digest=digest)
-            digest.sent_to = _digest_dispatch(digest, notes)
-            DeadLetterDigest.objects.filter(pk=digest.pk).update(sent_to=digest.sent_to)
-        digests.append(digest)
-    return digests
-
-
 PRUNE_BATCH = 2000
 
 
@@ -351,251 +309,3 @@ def notifications_prune(*, now=None) -> dict:
     DeadLetterDigest.objects.filter(pk__in=digests).delete()
     PushMessage.objects.filter(pk__in=messages).delete()
     return {"deliveries": len(deliveries), "digests": len(digests), "push_messages": len(messages)}
-
-
-def digest_body(digest: DeadLetterDigest, notes=None) -> dict:
-    """What a digest says: the type, how many, when, a few examples, and the links to the admin."""
-    from jobs.models import JobRecord
-
-    notes = notes if notes is not None else list(digest.notes.order_by("dead_at"))
-    examples = []
-    chosen = {n.record_id: n for n in notes[:DIGEST_EXAMPLES]}
-    records = {r["id"]: r for r in JobRecord.objects.filter(pk__in=list(chosen)).values(
-        "id", "guild_id", "correlation_id", "last_error_type", "last_error", "attempts")}
-    for record_id, note in chosen.items():
-        record = records.get(record_id, {})
-        examples.append({
-            "job_id": str(record_id), "dead_at": note.dead_at.isoformat(), "guild_id": note.guild_id,
-            "correlation_id": record.get("correlation_id", ""), "attempts": record.get("attempts"),
-            "error_type": record.get("last_error_type", ""), "error": (record.get("last_error") or "")[:300],
-            "url": settings.SITE_URL + reverse("admin:jobs_jobrecord_change", args=[record_id]),
-        })
-    return {
-        "event": "dead_letters.digest", "digest_id": digest.pk, "job_type": digest.job_type, "count": digest.count,
-        "first_dead_at": notes[0].dead_at.isoformat() if notes else None,
-        "last_dead_at": notes[-1].dead_at.isoformat() if notes else None,
-        "window_seconds": settings.NOTIFICATIONS_DLQ_DIGEST_SECONDS, "examples": examples,
-        "dead_letters_url": dead_letters_url(digest.job_type),
-        "dead_letter_groups_url": settings.SITE_URL + reverse("admin:jobs_dead_letters"),
-    }
-
-
-def _digest_dispatch(digest, notes) -> list[str]:
-    """Enqueue the digest's sends (in the digest's transaction): the webhook job and the staff e-mail."""
-    sent_to = []
-    cid = f"dlq-digest-{digest.pk}"
-    if settings.QUEUE_DLQ_WEBHOOK:
-        enqueue("notifications.dlq_webhook", {"digest_id": digest.pk}, correlation_id=cid)
-        sent_to.append("webhook")
-    if settings.QUEUE_DLQ_EMAILS:
-        enqueue("notifications.send_email", {"to": list(settings.QUEUE_DLQ_EMAILS), "template": "dead_letter_digest",
-                                             "context": digest_body(digest, notes)}, correlation_id=cid)
-        sent_to.append("email")
-    return sent_to
-
-
-def dead_letter_digest_post(*, digest_id: int) -> dict:
-    """Send a digest to ``QUEUE_DLQ_WEBHOOK``, signed with ``QUEUE_DLQ_WEBHOOK_SECRET`` (the
-    ``notifications.dlq_webhook`` job); a failure is retried by the job."""
-    digest = DeadLetterDigest.objects.filter(pk=digest_id).first()
-    if digest is None or not settings.QUEUE_DLQ_WEBHOOK:
-        return {"skipped": True}
-    body = json.dumps(digest_body(digest), separators=(",", ":"), sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", "X-Jobdesk-Event": "dead_letters.digest",
-               **signing.sign(settings.QUEUE_DLQ_WEBHOOK_SECRET, body)}
-    try:
-        answer = outbound.post(settings.QUEUE_DLQ_WEBHOOK, body, headers)
-    except outbound.OutboundRefused as exc:
-        raise PermanentError(f"QUEUE_DLQ_WEBHOOK refused: {exc}") from None
-    except outbound.OutboundError as exc:
-        raise DeliveryFailed(str(exc)) from None
-    if not 200 <= answer.status < 300:
-        raise DeliveryFailed(f"QUEUE_DLQ_WEBHOOK answered HTTP {answer.status}")
-    return {"status": answer.status, "elapsed_ms": round(answer.elapsed_ms)}
-
-
-# --- Web Push -------------------------------------------------------------------------------------------
-
-class PushFailed(Exception):
-    """A push service answered 429 or 5xx, or did not answer, for some subscription: retried with backoff
-    (the retry sends only to the subscriptions that did not get the batch)."""
-
-
-MAX_PUSH_SUBSCRIPTIONS_PER_USER = 20
-PUSH_BATCH_MESSAGES = 20
-
-
-def _b64url(value, *, field, size, what):
-    from notifications.vapid_keys import b64url_decode
-
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise JobError(f"give the subscription's {what} (base64url)", field=field)
-    try:
-        raw = b64url_decode(value)
-    except (ValueError, TypeError):
-        raise JobError(f"the {what} is not base64url", field=field) from None
-    if len(raw) != size:
-        raise JobError(f"the {what} must be {size} bytes, got {len(raw)}", field=field)
-    return raw
-
-
-def push_subscription_save(*, user, endpoint, p256dh, auth, user_agent="") -> PushSubscription:
-    """Save (or renew) a browser's subscription for ``user``: the endpoint must be a URL that may be
-    called (``outbound.check_url``), ``p256dh`` a P-256 public point and ``auth`` 16 bytes, both
-    base64url. ``JobError`` names ``endpoint``, ``keys.p256dh`` or ``keys.auth``. An endpoint saved by
-    another user moves to this one (the browser is the one that subscribed last)."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    if not push_enabled():
-        raise JobError("push notifications are off on this server (VAPID keys are not set)", code="push_disabled")
-    endpoint = (endpoint or "").strip() if isinstance(endpoint, str) else ""
-    if not endpoint:
-        raise JobError("give the subscription's endpoint URL", field="endpoint")
-    if len(endpoint) > 1000:
-        raise JobError("the endpoint URL is longer than 1000 characters", field="endpoint")
-    try:
-        outbound.check_url(endpoint)
-    except outbound.OutboundRefused as exc:
-        raise JobError(f"this endpoint may not be used: {exc}", field="endpoint", code="url_refused") from None
-    point = _b64url(p256dh, field="keys.p256dh", size=65, what="p256dh key")
-    try:
-        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    except ValueError:
-        raise JobError("the p256dh key is not a P-256 public key", field="keys.p256dh") from None
-    _b64url(auth, field="keys.auth", size=16, what="auth secret")
-    with transaction.atomic():
-        if (PushSubscription.objects.filter(user=user).exclude(endpoint=endpoint).count()
-                >= MAX_PUSH_SUBSCRIPTIONS_PER_USER):
-            raise JobError(f"a person may have at most {MAX_PUSH_SUBSCRIPTIONS_PER_USER} push subscriptions",
-                           field="endpoint", code="too_many")
-        subscription, _ = PushSubscription.objects.update_or_create(endpoint=endpoint, defaults={
-            "user": user, "p256dh": p256dh.strip(), "auth": auth.strip(), "user_agent": (user_agent or "")[:300],
-            "last_job_id": None})
-    return subscription
-
-
-def push_subscription_delete(*, user, endpoint) -> bool:
-    """Forget ``user``'s subscription at ``endpoint``; False when they have none there."""
-    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=(endpoint or "").strip()).delete()
-    return bool(deleted)
-
-
-def push_enabled() -> bool:
-    from notifications import push
-
-    return push.enabled()
-
-
-def push_notify(*, user, title, body="", url="", correlation_id=None) -> PushMessage | None:
-    """Tell ``user``'s subscribed browsers: the message is kept, and one ``notifications.send_push`` job per
-    user sends what is waiting in one push per browser (messages written before that job starts go
-    together). Nothing when push is off or the user has no subscription. The job is enqueued once the
-    caller's transaction commits (a job that is already waiting then takes this message with the others)."""
-    user_id = getattr(user, "pk", user)
-    if not push_enabled() or not PushSubscription.objects.filter(user_id=user_id).exists():
-        return None
-    message = PushMessage.objects.create(user_id=user_id, title=str(title)[:100], body=str(body)[:500],
-                                         url=str(url)[:500])
-    transaction.on_commit(lambda: _push_enqueue(user_id, correlation_id), robust=True)
-    return message
-
-
-def _push_enqueue(user_id, correlation_id=None):
-    return enqueue("notifications.send_push", {"user_id": user_id}, actor=user_id, correlation_id=correlation_id)
-
-
-PUSH_SWEEP_AFTER = timedelta(seconds=60)
-
-
-def push_messages_sweep(*, now=None) -> int:
-    """Enqueue the push job of every user with a message that no job took a minute after it was written
-    (its enqueue, after the caller's commit, was lost to a crash); the unique job takes them all.
-    Run every minute by the dead-letter digest job. Returns how many users."""
-    if not push_enabled():
-        return 0
-    before = (now or timezone.now()) - PUSH_SWEEP_AFTER
-    users = list(PushMessage.objects.filter(job_id__isnull=True, created_at__lt=before)
-                 .values_list("user_id", flat=True).distinct()[:1000])
-    for user_id in users:
-        _push_enqueue(user_id)
-    return len(users)
-
-
-def _push_message(message):
-    return {"title": message.title, "body": message.body, "url": message.url, "at": message.created_at.isoformat()}
-
-
-def _push_batch(user_id, record_id):
-    """The messages of job ``record_id``: those it took at an earlier attempt, else the user's oldest
-    waiting ones that fit in one push, taken now (a concurrent job cannot take the same)."""
-    from notifications.push import MAX_PLAINTEXT
-
-    batch = list(PushMessage.objects.filter(job_id=record_id).order_by("pk"))
-    if batch:
-        return batch
-    chosen, size = [], len(b'{"messages":[]}')
-    for message in PushMessage.objects.filter(user_id=user_id, job_id__isnull=True).order_by("pk")[:PUSH_BATCH_MESSAGES]:
-        size += len(json.dumps(_push_message(message), separators=(",", ":")).encode()) + 1
-        if chosen and size > MAX_PLAINTEXT:
-            break
-        chosen.append(message.pk)
-    PushMessage.objects.filter(pk__in=chosen, job_id__isnull=True).update(job_id=record_id)
-    return list(PushMessage.objects.filter(job_id=record_id).order_by("pk"))
-
-
-def push_batch_send(*, user_id: int, record_id, attempt: int) -> dict:
-    """The ``notifications.send_push`` job: one push of the user's waiting messages to each of their
-    browsers. 2xx: delivered; 404/410: the browser is gone, its subscription deleted (audited); 429, 5xx or
-    no answer: ``PushFailed`` (retried, to the browsers that did not get it); any other answer is logged
-    and not retried. Messages left for a later push get a job of their own."""
-    from notifications import push
-
-    if not push.enabled():
-        raise PermanentError("push notifications are off: VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set")
-    batch = _push_batch(user_id, record_id)
-    if PushMessage.objects.filter(user_id=user_id, job_id__isnull=True).exists():
-        _push_enqueue(user_id)  # more than one push holds: the next batch
-    if not batch:
-        return {"messages": 0}
-    data = json.dumps({"messages": [_push_message(m) for m in batch]}, separators=(",", ":")).encode()
-    outcome = {"messages": len(batch), "sent": 0, "removed": 0, "failed": 0, "retry": 0}
-    retry = []
-    for subscription in PushSubscription.objects.filter(user_id=user_id).exclude(last_job_id=record_id).order_by("pk"):
-        try:
-            answer = push.send(subscription, data)
-        except outbound.OutboundRefused as exc:
-            log.warning("push to subscription %s refused: %s", subscription.pk, exc)
-            outcome["failed"] += 1
-            continue
-        except outbound.OutboundError as exc:
-            retry.append(f"{push.audience(subscription.endpoint)}: {exc}")
-            continue
-        status = answer.status
-        if 200 <= status < 300:
-            PushSubscription.objects.filter(pk=subscription.pk).update(last_success=timezone.now(), last_job_id=record_id)
-            outcome["sent"] += 1
-        elif status in (404, 410):
-            _push_subscription_gone(subscription, status)
-            outcome["removed"] += 1
-        elif status == 429 or status >= 500:
-            retry.append(f"{push.audience(subscription.endpoint)}: HTTP {status}")
-        else:
-            log.warning("push to subscription %s: HTTP %s %s (not retried)", subscription.pk, status,
-                        answer.body[:200].decode(errors="replace"))
-            outcome["failed"] += 1
-    if retry:
-        outcome["retry"] = len(retry)
-        raise PushFailed(f"attempt {attempt}: {len(retry)} push(es) to retry ({'; '.join(retry)[:400]}); {outcome}")
-    return outcome
-
-
-def _push_subscription_gone(subscription, status):
-    from audit.services import audit_event_record
-
-    log.info("push subscription %s of user %s removed: the push service answered %s", subscription.pk,
-             subscription.user_id, status)
-    with transaction.atomic():
-        PushSubscription.objects.filter(pk=subscription.pk).delete()
-        audit_event_record(action="push_subscription.removed", resource_type="push_subscription",
-                           resource_id=subscription.pk, data={"status": status, "user_id": subscription.user_id,
-                                                              "endpoint": subscription.endpoint[:200]})

@@ -74,7 +74,7 @@ class DigestPost(BaseModel):
           backoff=SettingBackoff("NOTIFICATIONS_WEBHOOK_BACKOFF"), timeout=120)
 def dlq_webhook(payload: DigestPost, ctx):
     """Send one dead-letter digest to QUEUE_DLQ_WEBHOOK, signed."""
-    from notifications.services import dead_letter_digest_post
+    from notifications.digests import dead_letter_digest_post
 
     return dead_letter_digest_post(digest_id=payload.digest_id)
 
@@ -89,7 +89,9 @@ def dlq_digest(payload: DigestRun, ctx):
     """Gather the dead jobs not yet told into one digest per job type (at most one per type per
     NOTIFICATIONS_DLQ_DIGEST_SECONDS), prune what is older than NOTIFICATIONS_KEEP_DAYS, and send the push
     messages whose job was lost; run by the built-in "Dead-letter digest" schedule."""
-    from notifications.services import dead_letter_digests_send, notifications_prune, push_messages_sweep
+    from notifications.digests import dead_letter_digests_send
+    from notifications.push_services import push_messages_sweep
+    from notifications.services import notifications_prune
 
     digests = dead_letter_digests_send()
     return {"digests": [{"job_type": d.job_type, "count": d.count} for d in digests], "pruned": notifications_prune(),
@@ -114,6 +116,6 @@ def send_push(payload: SendPush, ctx):
     """One push of the user's waiting messages to each of their browsers. Unique per user while it waits,
     so notifications written before it starts go out together; at most NOTIFICATIONS_PUSH_RATE start, across
     all workers."""
-    from notifications.services import push_batch_send
+    from notifications.push_services import push_batch_send
 
     return push_batch_send(user_id=payload.user_id, record_id=ctx.record_id, attempt=ctx.attempt)

@@ -19,7 +19,8 @@ from jobs.enqueue import enqueue, enqueue_many
 from jobs.models import JobRecord, Status
 from notifications import signing
 from notifications.models import DeadLetterDigest, DeadLetterNote, WebhookDelivery
-from notifications.services import dead_letter_digests_send, webhook_endpoint_create
+from notifications.digests import dead_letter_digests_send
+from notifications.services import webhook_endpoint_create
 from project.models import Guild
 from tests.conftest import wait_for
 from tests.notifications_fixtures import parts, requests_to, smtp_server  # noqa: F401 (fixture)

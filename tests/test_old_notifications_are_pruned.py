@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.contrib.auth.models import User
 
 from notifications.models import DeadLetterDigest, DeadLetterNote, PushMessage, WebhookAttempt, WebhookDelivery
-from notifications.services import dead_letter_digests_send, notifications_prune, webhook_endpoint_create
+from notifications.digests import dead_letter_digests_send
+from notifications.services import notifications_prune, webhook_endpoint_create
 from project.models import Guild
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from exports.services import export_request
 from jobs.models import JobRecord, Status
 from notifications.models import PushMessage, PushSubscription
-from notifications.services import push_notify, push_subscription_save
+from notifications.push_services import push_notify, push_subscription_save
 from tests.conftest import wait_for
 from tests.notifications_fixtures import requests_to
 from tests.push_fixtures import Browser, vapid, vapid_claims  # noqa: F401 (fixture)
@@ -146,7 +146,7 @@ def test_a_message_whose_job_was_lost_is_swept_into_a_job(vapid, world):
 
     from django.utils import timezone
 
-    from notifications.services import push_messages_sweep
+    from notifications.push_services import push_messages_sweep
 
     subscribe(world["admin"], Browser(), "https://push.example.com/abc")
     lost = PushMessage.objects.create(user=world["admin"], title="lost")  # its enqueue never happened

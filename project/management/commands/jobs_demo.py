@@ -113,7 +113,7 @@ class Command(BaseCommand):
         from django.urls import reverse
 
         from notifications.models import PushSubscription
-        from notifications.services import push_enabled, push_notify, push_subscription_save
+        from notifications.push_services import push_enabled, push_notify, push_subscription_save
         from notifications.vapid_keys import b64url_encode, public_raw
 
         if not push_enabled():
