@@ -6,7 +6,7 @@ short transaction): ``succeeded``; ``retrying`` with the type's backoff, handed 
 ``Retry`` so that RQ's scheduled registry holds the job until then; or ``dead``. Exceptions, timeouts and
 non-retryable errors are each recorded as the attempt's outcome; the runner itself raises only for a
 dead job, so that RQ's failed registry (and django-rq's views) show it too. In the default worker's
-work process a success is written by its finish group (``jobs.finish_group``) beside the next job.
+work process a success may be carried to the next job's claim (``jobs.finish_group``).
 """
 
 import logging
@@ -69,6 +69,7 @@ def run_job(record_id):
 def _held(job, reason, seconds):
     """Park the RQ job for ``seconds`` without claiming its record. Why and until when go in the job's
     meta, saved with it by RQ's retry, for the API's job status (``rq_internals.held``)."""
+    finish_group.flush()  # no claim to carry the previous job's end
     job.meta["held"] = {"reason": reason, "until": (timezone.now() + timedelta(seconds=seconds)).isoformat()}
     return Retry(max=_RQ_RETRY_MAX, interval=[seconds])
 
@@ -85,13 +86,19 @@ def _limited_type(job):
 
 def _claim_and_run(record_id):
     worker = _worker_name()
-    record, attempt = states.start_attempt(record_id, worker=worker)
+    carried = finish_group.take()  # the previous job's end, written by this claim (jobs.finish_group)
+    try:
+        record, attempt = states.start_attempt(record_id, worker=worker, after=carried and carried.finish)
+    except BaseException:
+        finish_group.put_back(carried)
+        raise
+    if carried is not None:
+        finish_group.settle(carried)
     if record is None and services.adopt_rq_requeue(record_id):
         record, attempt = states.start_attempt(record_id, worker=worker)
     if record is None:
         log.info("job %s is not runnable any more (canceled, finished or taken); skipped", record_id)
         return None
-    finish_group.wait_written()  # in a work process: no job's code runs while an earlier end is unwritten
     with correlation.bind(record.correlation_id):
         return _run_attempt(record, attempt)
 
@@ -121,7 +128,7 @@ def _run_attempt(record, attempt):
     finish = states.prepare_finish(record, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, progress=100,
                                    result=result if _is_json(result) else repr(result))
     rq_job = get_current_job()
-    if finish_group.defer(finish, rq_job.id if rq_job else None):  # written beside the next job (jobs.finish_group)
+    if finish_group.defer(finish, rq_job.id if rq_job else None):  # written by the next claim (jobs.finish_group)
         return None
     if states.write_finishes([finish])[0]:
         log.info("job %s (%s) succeeded on attempt %d", record.pk, record.job_type, attempt.number)

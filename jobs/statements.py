@@ -38,11 +38,9 @@ def db_value(model, name, value):
     return field.get_db_prep_save(field.to_python(value) if field.primary_key else value, connection)
 
 
-@functools.cache
-def _claim_sql(n_expected):
-    record_columns = ", ".join(f"claimed.{_qn(f.column)}" for f in _RECORD.concrete_fields)
+def _claim_ctes(n_expected):
     return f"""
-        WITH claimed AS (
+        claimed AS (
             UPDATE {_qn(_RECORD.db_table)}
             SET status = %s, status_changed_at = %s, attempts = attempts + 1,
                 started_at = COALESCE(started_at, %s), worker = %s,
@@ -55,55 +53,88 @@ def _claim_sql(n_expected):
                  traceback)
             SELECT id, attempts, queue, %s, correlation_id, %s, %s, '', '', '' FROM claimed
             RETURNING id
-        )
-        SELECT {record_columns}, opened.id AS attempt_pk FROM claimed, opened
+        )"""
+
+
+def _finish_ctes(record_names, attempt_names):
+    record_set = ", ".join(f"{_column(_RECORD, name)} = %s" for name in record_names)
+    attempt_set = ", ".join(f"{_column(_ATTEMPT, name)} = %s" for name in attempt_names)
+    attempts = _qn(_ATTEMPT.db_table)
+    return f"""
+        finished AS (
+            UPDATE {_qn(_RECORD.db_table)} SET {record_set}
+            WHERE id = %s AND status = %s AND attempts = %s
+            RETURNING id
+        ), finished_attempt AS (
+            UPDATE {attempts} SET {attempt_set}
+            FROM finished WHERE {attempts}.id = %s AND {attempts}.record_id = finished.id
+            RETURNING {attempts}.id
+        )"""
+
+
+def _finish_params(record_pk, attempt_pk, number, record_values, attempt_values):
+    return [
+        *(db_value(JobRecord, name, value) for name, value in record_values.items()),
+        db_value(JobRecord, "id", record_pk), Status.RUNNING, number,
+        *(db_value(JobAttempt, name, value) for name, value in attempt_values.items()),
+        attempt_pk,
+    ]
+
+
+@functools.cache
+def _claim_sql(n_expected, after=None):
+    """The claim; with ``after`` (the column names of a finish), that finish first, in the same statement,
+    and a last column saying whether it was written."""
+    record_columns = ", ".join(f"claimed.{_qn(f.column)}" for f in _RECORD.concrete_fields)
+    if after is None:
+        return f"WITH {_claim_ctes(n_expected)} SELECT {record_columns}, opened.id AS attempt_pk FROM claimed, opened"
+    return f"""
+        WITH {_finish_ctes(*after)}, {_claim_ctes(n_expected)}
+        SELECT {record_columns}, opened.id AS attempt_pk, (SELECT count(*) FROM finished_attempt) AS finished
+        FROM (SELECT 1) AS one LEFT JOIN claimed ON true LEFT JOIN opened ON true
     """
 
 
-def claim(record_id, *, worker, now, expected, note):
-    """``(record, attempt)`` if the record was in ``expected`` and is now running, else ``(None, None)``."""
+def claim(record_id, *, worker, now, expected, note, after=None):
+    """``(record, attempt)`` if the record was in ``expected`` and is now running, else ``(None, None)``.
+
+    ``after``, ``(record_pk, attempt_pk, number, record_values, attempt_values)`` as ``finish`` takes
+    them, is an earlier job's end written by the same statement, first (one commit for both); then the
+    answer is ``(record, attempt, written)``."""
     pk = db_value(JobRecord, "id", record_id)
     started = db_value(JobRecord, "started_at", now)
+    params = [Status.RUNNING, started, started, worker, db_value(JobRecord, "status_note", note), pk, *expected,
+              worker, started, Outcome.RUNNING]
+    names = None
+    if after is not None:
+        names = (tuple(after[3]), tuple(after[4]))
+        params = _finish_params(*after) + params
     with prepared_cursor() as cursor:
-        cursor.execute(_claim_sql(len(expected)), [
-            Status.RUNNING, started, started, worker, db_value(JobRecord, "status_note", note), pk, *expected,
-            worker, started, Outcome.RUNNING,
-        ])
+        cursor.execute(_claim_sql(len(expected), names), params)
         row = cursor.fetchone()
+    written = None
+    if after is not None:
+        written, row = row[-1] == 1, row[:-1]
+        if row[0] is None:
+            row = None
     if row is None:
-        return None, None
+        return (None, None) if after is None else (None, None, written)
     record = _record_from_row(row[:-1])
     attempt = JobAttempt(
         pk=row[-1], record=record, number=record.attempts, queue=record.queue, worker=worker,
         correlation_id=record.correlation_id, started_at=now, outcome=Outcome.RUNNING,
     )
     attempt._state.adding = False
-    return record, attempt
+    return (record, attempt) if after is None else (record, attempt, written)
 
 
 def finish(record_pk, attempt_pk, *, number, record_values, attempt_values):
     """Write ``record_values`` on a record that is running attempt ``number`` and ``attempt_values`` on
     that attempt, in one statement; True if the record was still there to finish."""
-    record_set = ", ".join(f"{_column(_RECORD, name)} = %s" for name in record_values)
-    attempt_set = ", ".join(f"{_column(_ATTEMPT, name)} = %s" for name in attempt_values)
-    sql = f"""
-        WITH finished AS (
-            UPDATE {_qn(_RECORD.db_table)} SET {record_set}
-            WHERE id = %s AND status = %s AND attempts = %s
-            RETURNING id
-        )
-        UPDATE {_qn(_ATTEMPT.db_table)} SET {attempt_set}
-        FROM finished WHERE {_qn(_ATTEMPT.db_table)}.id = %s AND {_qn(_ATTEMPT.db_table)}.record_id = finished.id
-    """
-    params = [
-        *(db_value(JobRecord, name, value) for name, value in record_values.items()),
-        db_value(JobRecord, "id", record_pk), Status.RUNNING, number,
-        *(db_value(JobAttempt, name, value) for name, value in attempt_values.items()),
-        attempt_pk,
-    ]
+    sql = f"WITH {_finish_ctes(tuple(record_values), tuple(attempt_values))} SELECT count(*) FROM finished_attempt"
     with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount == 1
+        cursor.execute(sql, _finish_params(record_pk, attempt_pk, number, record_values, attempt_values))
+        return cursor.fetchone()[0] == 1
 
 
 @functools.cache

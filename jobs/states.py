@@ -150,23 +150,37 @@ def _changed(record, to, values, *, actor_id, reason, data):
             transaction.on_commit(functools.partial(batches.member_ended, record.batch_id), robust=True)
 
 
-def start_attempt(record_id, *, worker):
+def start_attempt(record_id, *, worker, after=None):
     """Claim a record for a run: ``→ running``, count the attempt and open its ``JobAttempt``.
 
     Returns ``(record, attempt)``, or ``(None, None)`` when the record is not runnable any more (it was
     canceled, already ran, or another worker won it): the caller must then do nothing.
 
     One UPDATE … RETURNING claims and reads the record (raw SQL: the ORM has no UPDATE … RETURNING); on
-    PostgreSQL the same statement opens the attempt.
+    PostgreSQL the same statement opens the attempt. ``after``, a ``Finish`` of an earlier job (its end
+    carried to this claim by ``jobs.finish_group``), is written first, by the same statement on
+    PostgreSQL: one commit for both; ``after.written`` says whether it was.
     """
     now = timezone.now()
     expected = sorted(_check({Status.PENDING, Status.QUEUED, Status.RETRYING}, Status.RUNNING))
     note = status_note(None, data={"worker": worker})
-    with change_scope((Status.RUNNING, None)):
-        if connection.vendor == "postgresql":
-            record, attempt = statements.claim(record_id, worker=worker, now=now, expected=expected, note=note)
+    changes = [(Status.RUNNING, None)] + ([(after.to, after.record.job_type)] if after is not None else [])
+    with change_scope(*changes):
+        if after is not None and connection.vendor == "postgresql":
+            finished = (after.record.pk, after.attempt.pk, after.attempt.number, after.values, after.closed)
+            record, attempt, after.written = statements.claim(record_id, worker=worker, now=now, expected=expected,
+                                                              note=note, after=finished)
+            if after.written:
+                _changed(after.record, after.to, after.values, actor_id=after.actor_id, reason=after.reason,
+                         data=after.data)
+                _closed(after)
         else:
-            record, attempt = _claim_portably(record_id, worker=worker, now=now, expected=expected, note=note)
+            if after is not None:
+                after.written = write_finishes([after])[0]
+            if connection.vendor == "postgresql":
+                record, attempt = statements.claim(record_id, worker=worker, now=now, expected=expected, note=note)
+            else:
+                record, attempt = _claim_portably(record_id, worker=worker, now=now, expected=expected, note=note)
         if record is not None:
             old = Status.QUEUED if record.attempts == 1 else Status.RETRYING
             announce([_change(record, old, Status.RUNNING, data={"attempt": record.attempts, "worker": worker})])
@@ -216,6 +230,7 @@ class Finish:
     actor_id: int | None
     reason: str
     data: dict
+    written: bool | None = None  # once written (or found not running any more): whether it was
 
 
 def prepare_finish(record, attempt, to, *, outcome, actor_id=None, reason="", error=None, retry_delay=None,
@@ -244,8 +259,7 @@ def finish_attempt(record, attempt, to, **how):
 def write_finishes(finishes):
     """Write ``finishes`` in one transaction (one statement each on PostgreSQL; a single one is its own
     transaction when nobody listens), and say for each whether it was written (the compare-and-set of
-    ``finish_attempt``). A worker's finish group (``jobs.finish_group``) commits the ends of several
-    short jobs at once this way."""
+    ``finish_attempt``)."""
     changes = {(finish.to, finish.record.job_type) for finish in finishes}
     block = transaction.atomic(savepoint=False) if len(finishes) > 1 else nullcontext()
     won = []
@@ -253,10 +267,15 @@ def write_finishes(finishes):
         for finish in finishes:
             won.append(_write_finish(finish))
     for finish, written in zip(finishes, won):
+        finish.written = written
         if written:
-            finish.attempt.ended_at = finish.closed["ended_at"]
-            finish.attempt.outcome, finish.attempt.error_type = finish.closed["outcome"], finish.closed["error_type"]
+            _closed(finish)
     return won
+
+
+def _closed(finish):
+    finish.attempt.ended_at = finish.closed["ended_at"]
+    finish.attempt.outcome, finish.attempt.error_type = finish.closed["outcome"], finish.closed["error_type"]
 
 
 def _write_finish(finish):

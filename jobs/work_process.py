@@ -3,8 +3,8 @@
 The work process runs RQ's own work loop, SimpleWorker-style: it dequeues, prepares, performs and finishes
 its jobs itself, so nothing waits on another process between two jobs. What it adds to that loop: a
 line to its parent, fire and forget, when a job starts and ends (the parent keeps the job's heartbeats
-and watches its timeout); with ``QUEUE_FINISH_GROUP``, a finish group (``jobs.finish_group``) that writes
-a succeeded job's end and acknowledges it to RQ beside the next job; its retirement after ``QUEUE_WORKER_MAX_JOBS`` jobs or above
+and watches its timeout); with ``QUEUE_FINISH_GROUP``, a finish group (``jobs.finish_group``): a
+succeeded job's end written by the next job's claim, one commit for both; its retirement after ``QUEUE_WORKER_MAX_JOBS`` jobs or above
 ``QUEUE_WORKER_MAX_MEMORY_MB``; its death with the parent; and RQ's stop command (a cancel) ending this
 process, never a process group.
 """
@@ -28,7 +28,6 @@ from jobs import finish_group
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-CLOSE_TIMEOUT = 30  # seconds the finish group may take to write its last ends before the process leaves
 
 
 def _rss_mb():
@@ -75,13 +74,14 @@ class WorkProcessSide:
             signal.signal(signal.SIGINT, self._stop_before_start)
             if settings.QUEUE_FINISH_GROUP:
                 finish_group.open_group()
+                self.queue_class = finish_group.grouping_queue_class(self.queue_class)
             self.work(max_jobs=self._jobs_left, **self._work_args)
-            finish_group.close_group(timeout=CLOSE_TIMEOUT)
+            finish_group.close_group()
             self._tell("R" if self._retiring else "Q")
         except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
             with contextlib.suppress(BaseException):
                 log.exception("work process %d: the work loop failed", os.getpid())
-                finish_group.close_group(timeout=CLOSE_TIMEOUT)
+                finish_group.close_group()
             code = 1
         os._exit(code)
 
@@ -105,7 +105,6 @@ class WorkProcessSide:
         try:
             return super().perform_job(job, queue)
         finally:
-            finish_group.release(job.id)
             self._tell(f"E {job.id}")
             for connection in connections.all(initialized_only=True):
                 info = getattr(connection.connection, "info", None)  # psycopg's; SQLite has none
@@ -121,13 +120,12 @@ class WorkProcessSide:
         return result
 
     def handle_job_success(self, job, queue, started_job_registry):
-        """A job whose end waits in the finish group is acknowledged to RQ by the group's writer, once
-        that end is written (``_acknowledge``); the work process only lets go of it here."""
+        """A job whose end waits in the finish group is acknowledged to RQ once that end is written, by
+        the next claim or a flush (``_acknowledge``); the work process only lets go of it here."""
         if not (self._in_work_process and finish_group.holds(job.id)):
             return super().handle_job_success(job, queue, started_job_registry)
         if job.get_result_ttl(self.default_result_ttl) != 0 or job.repeats_left:  # RQ's own path, in line
-            finish_group.release(job.id)
-            finish_group.wait_written()
+            finish_group.flush()
             return super().handle_job_success(job, queue, started_job_registry)
         execution, self.execution = self.execution, None
         finish_group.hold_ack(job.id, lambda: self._acknowledge(job, execution))
@@ -173,7 +171,8 @@ class WorkProcessSide:
             self._signal_process(signal.SIGKILL)
             return
         if self._stopped_job_id:
-            finish_group.wait_written(timeout=CLOSE_TIMEOUT)  # earlier jobs' ends are not the stopped one's
+            with contextlib.suppress(Exception):  # the previous job's end is not the stopped one's
+                finish_group.flush()
             self._tell(f"K {self._stopped_job_id}")
             log.warning("work process %d: stopping job %s on request", os.getpid(), self._stopped_job_id)
             os.kill(os.getpid(), signal.SIGKILL)

@@ -68,3 +68,34 @@ def test_a_listener_that_does_not_say_what_it_wants_gets_every_change_in_the_tra
         job_state_changed.disconnect(dispatch_uid="test.every_change")
 
     assert heard == [(Status.QUEUED, True), (Status.RUNNING, True), (Status.SUCCEEDED, True)]
+
+
+def test_a_finished_job_carried_to_the_next_claim_is_written_by_that_claim_in_one_statement(clean_redis):
+    first = enqueue("test.flaky", {"marker": "first", "fail_times": 0})
+    second = enqueue("test.flaky", {"marker": "second", "fail_times": 0})
+    claimed, attempt = states.start_attempt(first.pk, worker="w1")
+    finish = states.prepare_finish(claimed, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, result=None)
+
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        record, _ = states.start_attempt(second.pk, worker="w1", after=finish)
+
+    assert statements.seen == [("WITH", False)], statements.seen  # the end and the claim, one statement
+    assert finish.written and record is not None
+    first.refresh_from_db()
+    assert first.status == Status.SUCCEEDED and first.attempt_set.get().outcome == Outcome.SUCCEEDED
+    assert record.status == Status.RUNNING and record.attempts == 1
+
+
+def test_a_carried_end_is_written_even_when_the_next_claim_finds_nothing_to_run(clean_redis):
+    first = enqueue("test.flaky", {"marker": "first", "fail_times": 0})
+    gone = enqueue("test.flaky", {"marker": "gone", "fail_times": 0})
+    claimed, attempt = states.start_attempt(first.pk, worker="w1")
+    finish = states.prepare_finish(claimed, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, result=None)
+    assert states.transition(gone, Status.CANCELED, expected={Status.QUEUED}, reason="test")
+
+    record, _ = states.start_attempt(gone.pk, worker="w1", after=finish)
+
+    assert record is None and finish.written
+    first.refresh_from_db()
+    assert first.status == Status.SUCCEEDED
