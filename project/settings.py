@@ -185,8 +185,8 @@ JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 5)
 # The persistent worker's work process (jobs.persistent_worker) is replaced after this many jobs, or once
 # it holds more than this much memory.
 QUEUE_WORKER_MAX_JOBS = _positive_int("QUEUE_WORKER_MAX_JOBS", 1000)
-# Succeeded jobs' ends written and acknowledged by a thread beside the next job (jobs.finish_group).
-QUEUE_FINISH_GROUP = _strict_bool("QUEUE_FINISH_GROUP", False)
+# A succeeded job's end written by the next job's claim, one commit for both (jobs.finish_group).
+QUEUE_FINISH_GROUP = _strict_bool("QUEUE_FINISH_GROUP", True)
 QUEUE_WORKER_MAX_MEMORY_MB = _positive_int("QUEUE_WORKER_MAX_MEMORY_MB", 512)
 # Seconds past a job's timeout before the worker kills a work process that did not stop the job itself.
 QUEUE_TIMEOUT_GRACE = _positive_int("QUEUE_TIMEOUT_GRACE", 5)
