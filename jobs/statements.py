@@ -72,7 +72,7 @@ def _finish_ctes(record_names, attempt_names):
         )"""
 
 
-def _finish_params(record_pk, attempt_pk, number, record_values, attempt_values):
+def _finish_params(*, record_pk, attempt_pk, number, record_values, attempt_values):
     return [
         *(db_value(JobRecord, name, value) for name, value in record_values.items()),
         db_value(JobRecord, "id", record_pk), Status.RUNNING, number,
@@ -96,19 +96,19 @@ def _claim_sql(n_expected, after=None):
 
 
 def claim(record_id, *, worker, now, expected, note, after=None):
-    """``(record, attempt)`` if the record was in ``expected`` and is now running, else ``(None, None)``.
+    """``(record, attempt, written)``: the record and its new attempt if the record was in ``expected``
+    and is now running, else ``(None, None, written)``.
 
-    ``after``, ``(record_pk, attempt_pk, number, record_values, attempt_values)`` as ``finish`` takes
-    them, is an earlier job's end written by the same statement, first (one commit for both); then the
-    answer is ``(record, attempt, written)``."""
+    ``after``, ``finish``'s keyword arguments, is an earlier job's end written by the same statement,
+    first (one commit for both); ``written`` says whether it was (None without ``after``)."""
     pk = db_value(JobRecord, "id", record_id)
     started = db_value(JobRecord, "started_at", now)
     params = [Status.RUNNING, started, started, worker, db_value(JobRecord, "status_note", note), pk, *expected,
               worker, started, Outcome.RUNNING]
     names = None
     if after is not None:
-        names = (tuple(after[3]), tuple(after[4]))
-        params = _finish_params(*after) + params
+        names = (tuple(after["record_values"]), tuple(after["attempt_values"]))
+        params = _finish_params(**after) + params
     with prepared_cursor() as cursor:
         cursor.execute(_claim_sql(len(expected), names), params)
         row = cursor.fetchone()
@@ -118,14 +118,14 @@ def claim(record_id, *, worker, now, expected, note, after=None):
         if row[0] is None:
             row = None
     if row is None:
-        return (None, None) if after is None else (None, None, written)
+        return None, None, written
     record = _record_from_row(row[:-1])
     attempt = JobAttempt(
         pk=row[-1], record=record, number=record.attempts, queue=record.queue, worker=worker,
         correlation_id=record.correlation_id, started_at=now, outcome=Outcome.RUNNING,
     )
     attempt._state.adding = False
-    return (record, attempt) if after is None else (record, attempt, written)
+    return record, attempt, written
 
 
 def finish(record_pk, attempt_pk, *, number, record_values, attempt_values):
@@ -133,7 +133,8 @@ def finish(record_pk, attempt_pk, *, number, record_values, attempt_values):
     that attempt, in one statement; True if the record was still there to finish."""
     sql = f"WITH {_finish_ctes(tuple(record_values), tuple(attempt_values))} SELECT count(*) FROM finished_attempt"
     with prepared_cursor() as cursor:
-        cursor.execute(sql, _finish_params(record_pk, attempt_pk, number, record_values, attempt_values))
+        cursor.execute(sql, _finish_params(record_pk=record_pk, attempt_pk=attempt_pk, number=number,
+                                           record_values=record_values, attempt_values=attempt_values))
         return cursor.fetchone()[0] == 1
 
 

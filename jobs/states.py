@@ -166,21 +166,19 @@ def start_attempt(record_id, *, worker, after=None):
     note = status_note(None, data={"worker": worker})
     changes = [(Status.RUNNING, None)] + ([(after.to, after.record.job_type)] if after is not None else [])
     with change_scope(*changes):
-        if after is not None and connection.vendor == "postgresql":
-            finished = (after.record.pk, after.attempt.pk, after.attempt.number, after.values, after.closed)
-            record, attempt, after.written = statements.claim(record_id, worker=worker, now=now, expected=expected,
-                                                              note=note, after=finished)
-            if after.written:
-                _changed(after.record, after.to, after.values, actor_id=after.actor_id, reason=after.reason,
-                         data=after.data)
-                _closed(after)
+        if connection.vendor == "postgresql":
+            record, attempt, written = statements.claim(
+                record_id, worker=worker, now=now, expected=expected, note=note,
+                after=None if after is None else _finish_columns(after))
+            if after is not None:
+                after.written = written
+                if written:
+                    _finished(after)
+                    _closed(after)
         else:
             if after is not None:
-                after.written = write_finishes([after])[0]
-            if connection.vendor == "postgresql":
-                record, attempt = statements.claim(record_id, worker=worker, now=now, expected=expected, note=note)
-            else:
-                record, attempt = _claim_portably(record_id, worker=worker, now=now, expected=expected, note=note)
+                write_finishes([after])
+            record, attempt = _claim_portably(record_id, worker=worker, now=now, expected=expected, note=note)
         if record is not None:
             old = Status.QUEUED if record.attempts == 1 else Status.RETRYING
             announce([_change(record, old, Status.RUNNING, data={"attempt": record.attempts, "worker": worker})])
@@ -278,20 +276,30 @@ def _closed(finish):
     finish.attempt.outcome, finish.attempt.error_type = finish.closed["outcome"], finish.closed["error_type"]
 
 
+def _finish_columns(finish):
+    """What ``statements.finish`` (and a claim carrying the finish) writes for ``finish``."""
+    return {"record_pk": finish.record.pk, "attempt_pk": finish.attempt.pk, "number": finish.attempt.number,
+            "record_values": finish.values, "attempt_values": finish.closed}
+
+
+def _finished(finish):
+    """After ``finish`` was written: the in-memory record up to date, the change announced."""
+    _changed(finish.record, finish.to, finish.values, actor_id=finish.actor_id, reason=finish.reason,
+             data=finish.data)
+
+
 def _write_finish(finish):
-    record, attempt = finish.record, finish.attempt
     if connection.vendor == "postgresql":
-        if not statements.finish(record.pk, attempt.pk, number=attempt.number, record_values=finish.values,
-                                 attempt_values=finish.closed):
+        if not statements.finish(**_finish_columns(finish)):
             return False
-        _changed(record, finish.to, finish.values, actor_id=finish.actor_id, reason=finish.reason, data=finish.data)
+        _finished(finish)
         return True
     with transaction.atomic():
-        rows = JobRecord.objects.filter(pk=record.pk, status=Status.RUNNING, attempts=attempt.number)
+        rows = JobRecord.objects.filter(pk=finish.record.pk, status=Status.RUNNING, attempts=finish.attempt.number)
         if rows.update(**finish.values) != 1:
             return False
-        _changed(record, finish.to, finish.values, actor_id=finish.actor_id, reason=finish.reason, data=finish.data)
-        JobAttempt.objects.filter(pk=attempt.pk).update(**finish.closed)
+        _finished(finish)
+        JobAttempt.objects.filter(pk=finish.attempt.pk).update(**finish.closed)
     return True
 
 
