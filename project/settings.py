@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_rq",
     "django_htmx",  # request.htmx, and htmx.min.js as a static file for the admin's live pages
     "ninja",  # /api/docs serves Swagger UI from these static files, not a CDN (NOTES.md 8a)
     "project",
@@ -72,6 +71,7 @@ INSTALLED_APPS = [
     "exports",
     "branding",
     "notifications",
+    "django_rq",  # after jobs: jobs' rqworker command (no system checks at each start) is the one run
 ]
 
 MIDDLEWARE = [

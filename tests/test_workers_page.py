@@ -47,6 +47,29 @@ def test_a_running_worker_is_listed_with_its_job_and_counts(client, start_worker
     assert f'href="/admin/jobs/jobrecord/{busy.pk}/change/"' in html
 
 
+def test_a_worker_between_jobs_shows_as_waiting(client, start_worker):
+    """The default worker writes its state once per change (busy, then idle), not twice per job: what
+    the page shows after a run of jobs is still the truth."""
+    client.force_login(make_staff("wendy", VIEWERS))
+    worker = start_worker(queue_name("default"))
+    done = [enqueue("test.sleep", {"marker": f"quick-{i}", "seconds": 0}) for i in range(5)]
+    wait_for(lambda: JobRecord.objects.filter(pk__in=[r.pk for r in done], status=Status.SUCCEEDED).count() == 5,
+             timeout=30)
+
+    def waiting():
+        row = next((row for row in rows(client)[0].values() if row["pid"] == worker.pid), None)
+        return row if row and row["state"] == "waiting for jobs" and not row["current_job"] else None
+
+    row = wait_for(waiting, timeout=10, message="the worker to show as waiting for jobs")
+    assert row["done"] >= 5 and not row["gone"]
+    later = enqueue("test.sleep", {"marker": "slow", "seconds": 30})
+    wait_for(lambda: JobRecord.objects.filter(pk=later.pk, status=Status.RUNNING).exists(), timeout=30)
+    busy = wait_for(lambda: next((r for r in rows(client)[0].values()
+                                  if r["pid"] == worker.pid and r["state"] == "running a job"), None),
+                    timeout=10, message="the worker to show as running a job again")
+    assert busy["current_job"] == str(later.pk)
+
+
 def test_a_worker_that_stopped_beating_shows_as_gone(client):
     conn = redis_connection()
     silent = RQWorker([queue_name("default")], name=f"silent-{os.getpid()}", connection=conn)
