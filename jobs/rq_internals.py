@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job as RQJob
+from rq.job import _job_stack
 from rq.serializers import JSONSerializer
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import parse_composite_key
@@ -223,6 +224,19 @@ class Job(RQJob):
 
     def __init__(self, id=None, connection=None, serializer=None):
         super().__init__(id=id, connection=connection, serializer=JSONSerializer)
+
+    persisted = False  # the worker made the hash permanent in its own preparation pipeline
+
+    def perform(self):
+        if not self.persisted:
+            return super().perform()
+        # RQ's perform, less its PERSIST of the hash (a round trip of its own).
+        _job_stack.push(self)
+        try:
+            self._result = self._execute()
+        finally:
+            assert self is _job_stack.pop()
+        return self._result
 
     def _execute(self):
         if self.func_name not in self.ALLOWED_FUNCTIONS:
