@@ -32,7 +32,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from jobs import states
+from jobs import states, waiting
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ def holds(job_id):
 
 
 def hold_ack(job_id, ack):
-    """``ack()`` (RQ's acknowledgement of ``job_id``) runs once that job's end is written."""
+    """``ack(ends)`` (RQ's acknowledgement of ``job_id``, with the ends to announce in its pipeline) runs
+    once that job's end is written."""
     with _lock:
         if _pending is None or _pending.job_id != job_id:
             return False
@@ -109,17 +110,21 @@ def put_back(carried):
             _pending = carried
 
 
-def settle(carried):
-    """After ``carried.finish`` was written (or found finished elsewhere): say so and acknowledge it."""
+def settle(carried, ends=()):
+    """After ``carried.finish`` was written (or found finished elsewhere): say so and acknowledge it;
+    ``ends`` (``waiting.held_announcements``, kept while it was written) go out with the acknowledgement."""
     finish = carried.finish
     if finish.written:
         log.info("job %s (%s) succeeded on attempt %d", finish.record.pk, finish.record.job_type,
                  finish.attempt.number)
-    if carried.ack is not None:
-        try:
-            carried.ack()
-        except Exception:  # RQ's side is set right by its maintenance and the reconciler
-            log.warning("job %s not acknowledged to RQ", carried.job_id, exc_info=True)
+    if carried.ack is None:
+        for record_id, status in ends:
+            waiting.announce_end(record_id, status)
+        return
+    try:
+        carried.ack(ends)
+    except Exception:  # RQ's side is set right by its maintenance and the reconciler
+        log.warning("job %s not acknowledged to RQ", carried.job_id, exc_info=True)
 
 
 def flush():
@@ -128,11 +133,12 @@ def flush():
     if carried is None:
         return
     try:
-        states.write_finishes([carried.finish])
+        with waiting.held_announcements() as ends:
+            states.write_finishes([carried.finish])
     except BaseException:
         put_back(carried)
         raise
-    settle(carried)
+    settle(carried, ends)
 
 
 class GroupingQueue:

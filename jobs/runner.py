@@ -19,7 +19,7 @@ from rq import get_current_job
 from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
-from jobs import concurrency, context, finish_group, ratelimit, registry, retries, services, states
+from jobs import concurrency, context, finish_group, ratelimit, registry, retries, services, states, waiting
 from jobs.errors import Canceled, JobError, Waiting
 from jobs.models import Outcome, Status
 from project import correlation, sentry
@@ -88,12 +88,16 @@ def _claim_and_run(record_id):
     worker = _worker_name()
     carried = finish_group.take()  # the previous job's end, written by this claim (jobs.finish_group)
     try:
-        record, attempt = states.start_attempt(record_id, worker=worker, after=carried and carried.finish)
+        with waiting.held_announcements() as ends:  # the carried end's, published with its acknowledgement
+            record, attempt = states.start_attempt(record_id, worker=worker, after=carried and carried.finish)
     except BaseException:
         finish_group.put_back(carried)
         raise
     if carried is not None:
-        finish_group.settle(carried)
+        finish_group.settle(carried, ends)
+    else:
+        for end in ends:  # none expected: a claim alone ends nothing
+            waiting.announce_end(*end)
     if record is None and services.adopt_rq_requeue(record_id):
         record, attempt = states.start_attempt(record_id, worker=worker)
     if record is None:

@@ -26,7 +26,9 @@ sent to its worker only when that transaction commits.
 """
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 
 from django.conf import settings
 
@@ -48,8 +50,33 @@ def channel(record_id) -> str:
     return f"{settings.QUEUE_NAMESPACE}:done:{record_id}"
 
 
+_local = threading.local()
+
+
+@contextmanager
+def held_announcements():
+    """Within it, this thread's ends are kept, not published: the caller publishes them in a pipeline it
+    sends anyway (``publish_in``), after the change is durable. The default worker's work process does so
+    for the ends its next claim writes (``jobs.finish_group``): a round trip per job fewer."""
+    held = _local.held = []
+    try:
+        yield held
+    finally:
+        _local.held = None
+
+
+def publish_in(pipeline, held):
+    for record_id, status in held:
+        pipeline.publish(channel(record_id), status)
+
+
 def announce_end(record_id, status):
-    """Tell waiters that ``record_id`` ended with ``status``: one PUBLISH. Never raises."""
+    """Tell waiters that ``record_id`` ended with ``status``: one PUBLISH (or kept for the caller's
+    pipeline, inside ``held_announcements``). Never raises."""
+    held = getattr(_local, "held", None)
+    if held is not None:
+        held.append((record_id, str(status)))
+        return
     try:
         redis_connection().publish(channel(record_id), str(status))
     except Exception as exc:  # Redis down or slow: waiters return at their timeout with the ledger's status

@@ -28,7 +28,7 @@ from rq.executions import Execution
 from rq.worker.base import WorkerStatus
 from rq.utils import now
 
-from jobs import finish_group
+from jobs import finish_group, waiting
 from jobs.rq_internals import intermediate_key
 
 log = logging.getLogger(__name__)
@@ -163,14 +163,16 @@ class WorkProcessSide:
             finish_group.flush()
             return super().handle_job_success(job, queue, started_job_registry)
         execution, self.execution = self.execution, None
-        finish_group.hold_ack(job.id, lambda: self._acknowledge(job, execution))
+        finish_group.hold_ack(job.id, lambda ends: self._acknowledge(job, execution, ends))
         self.set_current_job_id(None)
         return None
 
-    def _acknowledge(self, job, execution):
+    def _acknowledge(self, job, execution, ends=()):
         """``WorkerOverrides.handle_job_success`` for a job this process has already left behind: the
-        execution is the job's own, not the worker's current one."""
+        execution is the job's own, not the worker's current one; ``ends`` are announced to waiters in the
+        same pipeline (``jobs.waiting``)."""
         with self.connection.pipeline() as pipeline:
+            waiting.publish_in(pipeline, ends)
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
             job.cleanup(0, pipeline=pipeline, remove_from_queue=False)
