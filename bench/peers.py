@@ -19,7 +19,7 @@ What is measured. Every system runs the same job body, ``bench.peer_record.work(
 3. the clock stops when the list holds N entries (polled every 2 ms): the N-th job's body has finished.
    jobs/s = N / that time. Process start-up (interpreter, imports, Django for jobdesk, broker set-up,
    Celery's mingle) is included for every system alike; nothing is subtracted;
-4. then the workers are stopped, outside the clock: bare RQ and jobdesk run ``--burst`` and exit by
+4. then the workers are stopped, outside the clock: bare RQ and jobdesk's rqworker run ``--burst`` and exit by
    themselves once their queue is empty (the bench waits for them and checks their exit codes); Celery
    and Dramatiq have no burst mode, so the bench sends SIGTERM (their warm shutdown) and waits. Neither
    the burst exit nor the warm shutdown is timed, so no system pays for its way of stopping;
@@ -35,9 +35,12 @@ The systems, each with its own defaults otherwise:
   ``rq worker --burst --serializer JSONSerializer`` does, with the job's module imported before the worker
   starts (as bench/throughput.py does). One process per worker (the forking Worker's work horses are its
   own short-lived children).
-- jobdesk: ``manage.py rqworker jdpeers.default --burst``: the default worker class,
-  ``jobs.worker.PersistentWorker`` (one long-lived work process per worker). One worker per process
-  counted.
+- jobdesk: one process, ``manage.py rqworker jdpeers.default --burst``: the default worker class,
+  ``jobs.worker.PersistentWorker`` (one long-lived work process per worker). More: ``manage.py
+  jobs_workers --domains default`` with ``QUEUE_CONCURRENCY_DEFAULT=K`` (the production command: one pool
+  that forks its K workers once Django is imported; stopped by SIGTERM, outside the clock, like Celery
+  and Dramatiq), the row the ratios use; beside it, K separate ``rqworker --burst`` commands. One worker
+  per process counted.
 - Celery 5.7 (Redis broker, no result backend): ``celery -A bench.peer_celery worker --pool=solo`` for
   one process, ``--pool=prefork -c K`` for K processes (the pool's K children run the jobs; the parent
   only dispatches).
@@ -105,6 +108,8 @@ class Case:
         py = sys.executable
         if self.system == "rq":
             return [[py, str(Path(__file__).resolve()), "--bare-worker", self.option]] * self.processes
+        if self.system == "jobdesk" and self.option == "pool":
+            return [[py, str(BASE_DIR / "manage.py"), "jobs_workers", "--domains", "default"]]
         if self.system == "jobdesk":
             from jobs.connection import queue_name
 
@@ -118,7 +123,13 @@ class Case:
 
     @property
     def burst(self):
-        return self.system in ("rq", "jobdesk")
+        return self.system in ("rq", "jobdesk") and self.option != "pool"
+
+    def env(self):
+        """The worker processes' environment: the pool's size for ``jobs_workers``."""
+        if self.option == "pool":
+            return {**os.environ, "QUEUE_CONCURRENCY_DEFAULT": str(self.processes)}
+        return None
 
 
 def noop_cases(processes):
@@ -127,17 +138,27 @@ def noop_cases(processes):
     return [
         Case(f"bare RQ Worker (fork) x{processes}", "rq", processes, "rq.worker.Worker"),
         Case(f"bare RQ SimpleWorker x{processes}", "rq", processes, "rq.worker.SimpleWorker"),
-        Case(f"jobdesk default x{processes}", "jobdesk", processes),
+        *jobdesk_cases(processes),
         celery,
         Case(f"Dramatiq -p {processes} -t 1", "dramatiq", processes, f"-p {processes} -t 1"),
     ]
+
+
+def jobdesk_cases(processes):
+    """One worker: ``manage.py rqworker``. More: ``manage.py jobs_workers`` (the production command, one
+    pool forking its workers, as Celery's prefork and Dramatiq's -p N are one command) first, the row the
+    ratios use, and beside it N separate ``rqworker`` commands."""
+    if processes == 1:
+        return [Case("jobdesk default x1", "jobdesk", 1)]
+    return [Case(f"jobdesk jobs_workers x{processes}", "jobdesk", processes, "pool"),
+            Case(f"jobdesk {processes} x rqworker", "jobdesk", processes)]
 
 
 def sleep_cases():
     return [
         Case("bare RQ Worker (fork) x4", "rq", 4, "rq.worker.Worker"),
         Case("bare RQ SimpleWorker x4", "rq", 4, "rq.worker.SimpleWorker"),
-        Case("jobdesk default x4", "jobdesk", 4),
+        *jobdesk_cases(4),
         Case("Celery --pool=prefork -c 4", "celery", 4, "prefork"),
         Case("Dramatiq -p 4 -t 1", "dramatiq", 4, "-p 4 -t 1"),
         Case("Dramatiq -p 1 -t 4 (threads)", "dramatiq", 1, "-p 1 -t 4"),
@@ -360,7 +381,7 @@ def run_case(case, n, sleep_ms, log_dir, label):
             log = open(Path(log_dir) / f"{label}-{i}.log", "wb")
             logs.append(log)
             procs.append(subprocess.Popen(command, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+                                          start_new_session=True, env=case.env()))
         while r.llen(DONE_KEY) < n:
             if time.perf_counter() - start > timeout:
                 raise RuntimeError(f"{label}: timed out, {r.llen(DONE_KEY)} of {n} jobs done")
@@ -455,7 +476,7 @@ def print_noop_ratios(cases, results, processes):
 
 def print_sleep_ratios(cases, results):
     mine = next(c.label for c in cases if c.system == "jobdesk")
-    peers = [c.label for c in cases if c.label != mine]
+    peers = [c.label for c in cases if c.system != "jobdesk"]
     if not peers:
         return
     best = max(peers, key=lambda label: results[label]["e2e"])
@@ -464,6 +485,9 @@ def print_sleep_ratios(cases, results):
     for label in peers:
         if label != best:
             ratio_line(f"jobdesk x4 / {label}", results, mine, label)
+    for case in cases:
+        if case.system == "jobdesk" and case.label != mine:
+            ratio_line(f"jobdesk x4 / {case.label}", results, mine, case.label)
 
 
 # --- the bare-RQ worker process -----------------------------------------------------------------------

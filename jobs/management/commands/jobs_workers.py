@@ -5,6 +5,7 @@ from jobs.supervisor import Pool
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # as rqworker's (jobs/management/commands/rqworker.py): not at every start
     help = ("Run QUEUE_CONCURRENCY_<DOMAIN> workers per queue domain, restart any that dies, and stop them "
             "gracefully on SIGTERM (running jobs get QUEUE_SHUTDOWN_GRACE seconds).")
 
