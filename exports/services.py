@@ -17,6 +17,7 @@ from jobs import services as job_services
 from jobs.enqueue import enqueue
 from jobs.errors import JobError
 from jobs.models import JobRecord, Status
+from project.db import insert_one
 
 METRICS = ("messages", "members_joined", "members_left", "commands", "reactions", "voice_minutes")
 MAX_RANGE_DAYS = 366
@@ -70,9 +71,9 @@ def export_request(*, guild, user, format, start, end, metrics, idempotency_key=
     job_id = uuid.uuid4()  # named before the job exists: the export row points at it from its INSERT
     try:
         with transaction.atomic():
-            export = Export.objects.create(
+            export = insert_one(Export(
                 guild=guild, requested_by=user, format=format, start=start, end=end, metrics=metrics,
-                idempotency_key=idempotency_key, request_hash=request_hash if idempotency_key else "", job_id=job_id)
+                idempotency_key=idempotency_key, request_hash=request_hash if idempotency_key else "", job_id=job_id))
             export.job = enqueue("exports.generate", {"export_id": export.pk}, actor=user, guild=guild, job_id=job_id)
     except IntegrityError:
         # A concurrent request with the same key committed first (the unique index made this INSERT wait

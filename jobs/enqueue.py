@@ -14,16 +14,16 @@ one. A unique type's batch is written one INSERT per job.
 
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from jobs import context, options, registry, states, statements, unique
+from jobs import context, options, registry, states, unique
 from jobs.connection import queue_name
 from jobs.dispatch import dispatch
 from jobs.errors import JobError
 from jobs.models import Priority, JobRecord, Status
-from project.db import insert_rows
+from project.db import insert_one, insert_rows
 from project import correlation
 
 MAX_BATCH = 10_000
@@ -215,15 +215,10 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
         record.id = job_id
     if record.unique_key is not None:
         return _write_unique([record])[0]
-    _write([record], lambda: _insert_one(record))
+    _write([record], lambda: insert_one(record))
     return record
 
 
-def _insert_one(record):
-    if connection.vendor == "postgresql":
-        statements.insert_record(record)  # prepared: the ORM's compilation cost more than the INSERT itself
-    else:
-        record.save(force_insert=True)
 
 
 def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_at=None,

@@ -1,6 +1,6 @@
 """The ledger's per-job writes as one prepared PostgreSQL statement each: the runner's claim and finish
-(used by ``jobs.states`` only) and a single record's INSERT (``jobs.enqueue``); and ``db_value``, the
-parameter preparation raw ledger statements share.
+(used by ``jobs.states`` only; a single record's INSERT is ``project.db.insert_one``); and ``db_value``,
+the parameter preparation raw ledger statements share.
 
 A run writes the ledger twice: the claim (record → running, attempt opened) and the finish (record →
 its outcome, attempt closed). As separate statements in a transaction that is BEGIN, two or three
@@ -15,7 +15,7 @@ and read back without the ORM's query machinery (the record is built with ``JobR
 
 import functools
 
-from django.db import connection, models
+from django.db import connection
 
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
 from project.db import prepared_cursor
@@ -151,39 +151,3 @@ def _record_from_row(values):
     values = [convert(value) if convert and value is not None else value
               for convert, value in zip(_converters(), values)]
     return JobRecord.from_db(connection.alias, [f.attname for f in _RECORD.concrete_fields], values)
-
-
-@functools.cache
-def _insert_sql():
-    columns = ", ".join(_qn(f.column) for f in _RECORD.concrete_fields)
-    values = ", ".join(["%s"] * len(_RECORD.concrete_fields))
-    return f"INSERT INTO {_qn(_RECORD.db_table)} ({columns}) VALUES ({values})"
-
-
-# Fields whose Python value psycopg takes as it is on PostgreSQL (aware datetimes, UUIDs, text, numbers):
-# preparing them through the ORM field by field cost more than the INSERT's own round trip.
-_AS_IS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DateTimeField,
-          models.UUIDField, models.ForeignKey)
-
-
-@functools.cache
-def _insert_values():
-    """Per concrete field of ``JobRecord``: its attname, and how its value is prepared (None: as it is)."""
-    for field in _RECORD.concrete_fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            raise TypeError(f"{field.name}: insert_record does not set automatic times")  # pre_save would
-    return [(field.attname, None if isinstance(field, _AS_IS) else field.get_db_prep_save)
-            for field in _RECORD.concrete_fields]
-
-
-def insert_record(record):
-    """INSERT one new ``JobRecord`` (primary key set), as ``save(force_insert=True)`` would, prepared.
-    No ``save()`` signals are sent, as with ``bulk_create``."""
-    params = []
-    for attname, prepare in _insert_values():
-        value = getattr(record, attname)
-        params.append(value if prepare is None or value is None else prepare(value, connection))
-    with prepared_cursor() as cursor:
-        cursor.execute(_insert_sql(), params)
-    record._state.adding = False
-    record._state.db = connection.alias

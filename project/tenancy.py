@@ -1,13 +1,16 @@
 """Who may do what for which guild. Every control-panel page and API answer goes through here."""
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
+from project.db import from_row, prepared_cursor, value_from_row
 from project.models import Guild, GuildApiToken, Membership
 
 ADMIN_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
@@ -57,19 +60,39 @@ def api_token_create(*, guild: Guild, name: str, created_by=None) -> tuple[Guild
     return token, plain
 
 
+@functools.cache
+def _live_token_sql():
+    qn = connection.ops.quote_name
+    guild_columns = ", ".join(f"g.{qn(f.column)}" for f in Guild._meta.concrete_fields)
+    return (f"SELECT t.{qn('id')}, t.{qn('last_used_at')}, {guild_columns} "
+            f"FROM {qn(GuildApiToken._meta.db_table)} t JOIN {qn(Guild._meta.db_table)} g ON g.{qn('id')} = t.{qn('guild_id')} "
+            f"WHERE t.{qn('token_hash')} = %s AND t.{qn('revoked_at')} IS NULL")
+
+
+def _live_token(digest):
+    """(token id, last used, guild) of the live token whose hash is ``digest``, or None: one prepared
+    statement, read on every API request (the ORM's compilation of it cost 0.5 ms, its run 0.03 ms)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_live_token_sql(), [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return row[0], value_from_row(GuildApiToken, "last_used_at", row[1]), from_row(Guild, row[2:])
+
+
 def api_token_guild(plain: str) -> Guild | None:
     """The guild a live (not revoked) token acts for, or None."""
     if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
         return None
-    token = (GuildApiToken.objects.select_related("guild")
-             .filter(token_hash=hashlib.sha256(plain.encode()).hexdigest(), revoked_at__isnull=True).first())
-    if token is None:
+    found = _live_token(hashlib.sha256(plain.encode()).hexdigest())
+    if found is None:
         return None
+    token_id, last_used_at, guild = found
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         # At most one write a minute per token: a write (and its commit) per request costs the API dearly.
-        GuildApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.guild
+        GuildApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    return guild
 
 
 def api_token_revoke(token: GuildApiToken):
