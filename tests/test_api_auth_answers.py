@@ -111,3 +111,25 @@ def test_a_session_write_needs_its_csrf_token(django_user_model):
     accepted = call(client, "post", "/api/jobs", JOB, **csrf(client))
     assert accepted.status_code == 202, accepted.content
     assert JobRecord.objects.count() == 1
+
+
+def test_a_token_records_its_last_use_at_most_once_a_minute(world, endpoints):
+    """Staff see when a token was last used (to find the stale ones); recorded on use, at most one write a
+    minute per token, so that every request does not pay a commit for it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from project.models import GuildApiToken
+
+    token, plain = api_token_create(guild=world["mine"], name="cron")
+    auth = {"Authorization": f"Bearer {plain}"}
+    _method, path, body = endpoints[1]  # the export endpoint, which guild tokens may call
+    assert call(Client(), "post", path, body, **auth).status_code == 202
+    first = GuildApiToken.objects.get(pk=token.pk).last_used_at
+    assert first is not None and timezone.now() - first < timedelta(seconds=30)
+    assert call(Client(), "post", path, body, **auth).status_code == 202
+    assert GuildApiToken.objects.get(pk=token.pk).last_used_at == first
+    GuildApiToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
+    assert call(Client(), "post", path, body, **auth).status_code == 202
+    assert GuildApiToken.objects.get(pk=token.pk).last_used_at > first
