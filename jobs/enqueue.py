@@ -219,8 +219,6 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
     return record
 
 
-
-
 def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_at=None,
                  priority=Priority.DEFAULT, correlation_id=None, max_attempts=None, backoff=None,
                  timeout=None) -> list[JobRecord]:

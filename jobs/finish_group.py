@@ -112,14 +112,18 @@ def put_back(carried):
 
 def settle(carried, ends=()):
     """After ``carried.finish`` was written (or found finished elsewhere): say so and acknowledge it;
-    ``ends`` (``waiting.held_announcements``, kept while it was written) go out with the acknowledgement."""
+    ``ends`` (``waiting.held_announcements``, kept while it was written) go out with the acknowledgement,
+    or alone when there is no carried end or acknowledgement."""
+    if carried is None:
+        for record_id, status in ends:
+            waiting.announce_end(record_id, status)
+        return
     finish = carried.finish
     if finish.written:
         log.info("job %s (%s) succeeded on attempt %d", finish.record.pk, finish.record.job_type,
                  finish.attempt.number)
     if carried.ack is None:
-        for record_id, status in ends:
-            waiting.announce_end(record_id, status)
+        settle(None, ends)
         return
     try:
         carried.ack(ends)

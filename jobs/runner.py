@@ -93,11 +93,7 @@ def _claim_and_run(record_id):
     except BaseException:
         finish_group.put_back(carried)
         raise
-    if carried is not None:
-        finish_group.settle(carried, ends)
-    else:
-        for end in ends:  # none expected: a claim alone ends nothing
-            waiting.announce_end(*end)
+    finish_group.settle(carried, ends)
     if record is None and services.adopt_rq_requeue(record_id):
         record, attempt = states.start_attempt(record_id, worker=worker)
     if record is None:

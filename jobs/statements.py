@@ -10,7 +10,7 @@ statement. Both keep the state machine's compare-and-set: nothing is written unl
 still in an expected status (and, for the finish, still on the same attempt).
 
 Each runs through ``project.db.prepared_cursor``: planned once per connection instead of once per job,
-and read back without the ORM's query machinery (the record is built with ``JobRecord.from_db``).
+and read back without the ORM's query machinery (the record is built by ``project.db.from_row``).
 """
 
 import functools
@@ -18,7 +18,7 @@ import functools
 from django.db import connection
 
 from jobs.models import JobAttempt, JobRecord, Outcome, Status
-from project.db import prepared_cursor
+from project.db import from_row, prepared_cursor
 
 _RECORD = JobRecord._meta
 _ATTEMPT = JobAttempt._meta
@@ -119,7 +119,7 @@ def claim(record_id, *, worker, now, expected, note, after=None):
             row = None
     if row is None:
         return None, None, written
-    record = _record_from_row(row[:-1])
+    record = from_row(JobRecord, row[:-1])
     attempt = JobAttempt(
         pk=row[-1], record=record, number=record.attempts, queue=record.queue, worker=worker,
         correlation_id=record.correlation_id, started_at=now, outcome=Outcome.RUNNING,
@@ -136,18 +136,3 @@ def finish(record_pk, attempt_pk, *, number, record_values, attempt_values):
         cursor.execute(sql, _finish_params(record_pk=record_pk, attempt_pk=attempt_pk, number=number,
                                            record_values=record_values, attempt_values=attempt_values))
         return cursor.fetchone()[0] == 1
-
-
-@functools.cache
-def _converters():
-    """Per concrete field of ``JobRecord``, the conversion of its database value (JSON is read as text)."""
-    return [
-        (lambda value, f=field: f.from_db_value(value, None, connection)) if hasattr(field, "from_db_value") else None
-        for field in _RECORD.concrete_fields
-    ]
-
-
-def _record_from_row(values):
-    values = [convert(value) if convert and value is not None else value
-              for convert, value in zip(_converters(), values)]
-    return JobRecord.from_db(connection.alias, [f.attname for f in _RECORD.concrete_fields], values)

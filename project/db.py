@@ -127,9 +127,16 @@ def prepared_cursor():
     yield kept[1]
 
 
-def _converted(field, value):
+@functools.cache
+def _converters(field):
+    """The column of ``field`` and the conversions the ORM applies to its database value."""
     col = field.get_col(field.model._meta.db_table)
-    for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+    return col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+
+
+def _converted(field, value):
+    col, converters = _converters(field)
+    for convert in converters:
         value = convert(value, col, connection)
     return value
 
