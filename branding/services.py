@@ -307,10 +307,13 @@ def fan_out_report(fan_out: FanOut) -> str:
     return text
 
 
+@transaction.atomic
 def fan_out_finish(fan_out: FanOut) -> str:
     """When the children have all ended (the batch callback): deliveries whose job ended without
     recording an outcome (killed, timed out, canceled) are closed, and the fan-out is applied, failed, or
-    stays superseded. Audited."""
+    stays superseded. Audited. One transaction: the outcome, its "branding.applied" webhook deliveries
+    and its audit event are seen together or not at all (a crash between them left an applied fan-out
+    whose webhooks never heard of it, the retried callback finding nothing left to change)."""
     fan_out = FanOut.objects.get(pk=fan_out.pk)
     for delivery in fan_out.deliveries.filter(status__in=OPEN_DELIVERY).select_related("job"):
         if delivery.job is None or delivery.job.status in TERMINAL_STATUSES:
