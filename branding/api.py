@@ -37,7 +37,7 @@ class BrandingOut(Schema):
 
 
 @router.post("/domain-branding", auth=any_caller,
-             response={202: BrandingOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 411: ErrorOut,
+             response={202: BrandingOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                        413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def save_branding(request, payload_in: BrandingIn):
     """Save a guild's embed overrides (display name, colour, footer text, icon URL) and send them to

@@ -30,7 +30,7 @@ class ExportOut(Schema):
 
 
 @router.post("/analytics/export", auth=any_caller,
-             response={202: ExportOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 411: ErrorOut,
+             response={202: ExportOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
                        413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def request_export(request, export_in: ExportIn):
     """Ask for an export of a guild's analytics: 202 at once with the job id and a status URL.

@@ -84,7 +84,7 @@ def accepted(request, record, **extra):
 
 
 @router.post("/jobs", auth=any_caller,
-             response={200: ExistingOut, 202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 411: ErrorOut,
+             response={200: ExistingOut, 202: EnqueuedOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut,
                        413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def enqueue_job(request, payload_in: EnqueueIn):
     """Enqueue a job (staff holding the type's permission; internal types never). Answers 202 with the

@@ -25,7 +25,7 @@ class GuildSettingsOut(Schema):
 
 @router.post("/guild/settings", auth=any_caller,
              response={200: GuildSettingsOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                       411: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
+                       413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def save_guild_settings(request, payload_in: GuildSettingsIn):
     """Change a guild's settings (its time zone) and answer the guild's settings as saved.
 

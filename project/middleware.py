@@ -1,6 +1,7 @@
 """Request middleware: the correlation ID of each request, and the edge of the JSON API (bodies limited
 and JSON before anything reads them; every error under /api/ a JSON body)."""
 
+import io
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
@@ -48,10 +49,11 @@ class ApiRequestBodyMiddleware:
     """Under /api/, a request body is JSON of at most ``MAX_BODY`` bytes, checked here, before the
     session, CSRF check, parser or validation read it: anything else answers a 4xx JSON body at once.
 
-    Too big is 413 at any size: a declared Content-Length over the limit is refused unread, and a body
-    without one (ASGI, HTTP/2) is read at most up to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (then
-    ``RequestDataTooBig``) before its real size is checked. A chunked body without Content-Length is
-    411: under WSGI (gunicorn) Django would read it as empty. A body that is not ``application/json``
+    Too big is 413 at any size: a declared Content-Length over the limit is refused unread; a chunked
+    body under WSGI (gunicorn decodes it; Django alone would read it as empty) is read here up to one
+    byte past the limit, then either refused or handed on as the request's body; a body without a
+    length under ASGI (HTTP/2) is read at most up to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (then
+    ``RequestDataTooBig``) before its real size is checked. A body that is not ``application/json``
     is 415, so that no form a browser posts cross-site is ever parsed as the API's JSON.
     """
 
@@ -72,9 +74,12 @@ class ApiRequestBodyMiddleware:
         declared = request.META.get("CONTENT_LENGTH") or ""
         if declared and not declared.isdigit():
             return json_error(400, "bad_request", "Content-Length is not a number of bytes")
-        if not declared and request.META.get("HTTP_TRANSFER_ENCODING"):
-            return json_error(411, "length_required", "send the body with a Content-Length header (chunked "
-                                                      f"bodies are not accepted; at most {MAX_BODY} bytes)")
+        if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            try:
+                if not read_chunked_body(request):
+                    return too_big
+            except (OSError, ValueError):
+                return json_error(400, "bad_request", "the chunked request body could not be read")
         if declared and int(declared) > MAX_BODY:
             return too_big
         try:
@@ -90,6 +95,27 @@ class ApiRequestBodyMiddleware:
             return json_error(415, "unsupported_media_type",
                               f"send the body as JSON with Content-Type: application/json (got {content_type or 'none'!r})")
         return None
+
+
+def read_chunked_body(request):
+    """Reads a chunked body from the WSGI input (already decoded by the server) up to one byte past
+    ``MAX_BODY`` and makes it the request's body. False when it is over the limit."""
+    stream = request.META.get("wsgi.input")
+    if stream is None:  # ASGI: the body is already buffered and measured below
+        return True
+    pieces, size = [], 0
+    while size <= MAX_BODY:
+        piece = stream.read(MAX_BODY + 1 - size)
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    if size > MAX_BODY:
+        return False
+    body = b"".join(pieces)
+    request._stream = io.BytesIO(body)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    return True
 
 
 class ApiJsonErrorsMiddleware:

@@ -2,7 +2,11 @@
 and whoever sends it; a body without a Content-Length cannot slip past the limit."""
 
 import asyncio
+import http.client
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -11,6 +15,8 @@ from django.test import Client
 from exports.models import Export
 from jobs.models import JobRecord
 from project.middleware import MAX_BODY
+from project.tenancy import api_token_create
+from tests.conftest import free_port, service_env, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,14 +66,57 @@ def test_a_body_at_the_limit_is_served(world):
     assert response.status_code == 202, response.content
 
 
-def test_a_chunked_body_without_content_length_is_refused_unread(world):
-    """Under WSGI (gunicorn) Django reads a chunked body as empty; the API says so instead of guessing."""
-    response = client_for(world["admin"]).post(
-        EXPORT, data=padded(INVALID[EXPORT], 3 * 1024 * 1024), content_type="application/json",
-        headers={"Transfer-Encoding": "chunked"}, CONTENT_LENGTH="")
-    assert response.status_code == 411 and response["Content-Type"].startswith("application/json")
-    assert "Content-Length" in response.json()["message"]
+@pytest.fixture
+def gunicorn_url():
+    """jobdesk under gunicorn, as production runs it: the server that decodes chunked bodies."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+                            env=service_env(ALLOWED_HOSTS="127.0.0.1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _answers(port), timeout=30, message="gunicorn")
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def _answers(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def chunked_post(port, path, body, headers, piece=8 * 1024):
+    """POST ``body`` with ``Transfer-Encoding: chunked`` and no Content-Length; (status, content type, JSON)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", path, body=(body[i:i + piece] for i in range(0, len(body), piece)),
+                           headers={"Content-Type": "application/json", **headers}, encode_chunked=True)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused before the whole body was sent: the answer is waiting
+    response = connection.getresponse()
+    answer = (response.status, response.getheader("Content-Type"), json.loads(response.read()))
+    connection.close()
+    return answer
+
+
+@pytest.mark.parametrize("size", [MAX_BODY + 1, 3 * 1024 * 1024])
+def test_a_chunked_body_over_the_limit_is_413_under_gunicorn(world, gunicorn_url, size):
+    """A chunked body carries no Content-Length: gunicorn decodes it and the API measures it as it reads."""
+    _token, plain = api_token_create(guild=world["mine"], name="chunked")
+    status, content_type, content = chunked_post(gunicorn_url, EXPORT, padded(INVALID[EXPORT], size).encode(),
+                                                 {"Authorization": f"Bearer {plain}"})
+    assert status == 413 and content_type == "application/json", content
+    assert content["error"] == "body_too_large"
     assert not Export.objects.exists()
+
+
+def test_a_chunked_body_within_the_limit_is_served_under_gunicorn(world, gunicorn_url):
+    _token, plain = api_token_create(guild=world["mine"], name="chunked")
+    status, _content_type, content = chunked_post(gunicorn_url, EXPORT, padded(export_body(world), MAX_BODY).encode(),
+                                                  {"Authorization": f"Bearer {plain}"})
+    assert status == 202, content
+    assert Export.objects.count() == 1
 
 
 @pytest.mark.parametrize("size", [MAX_BODY + 1, 3 * 1024 * 1024])
