@@ -20,10 +20,13 @@ from django.db.utils import DatabaseError, InterfaceError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import worker_registration
 from rq.job import Job as RQJob
 from rq.job import _job_stack
 from rq.serializers import JSONSerializer
 from rq.suspension import WORKERS_SUSPENDED
+from rq.registry import clean_registries
+from rq.utils import now as rq_now
 from rq.utils import parse_composite_key
 
 from jobs.connection import without_client_setinfo
@@ -391,6 +394,19 @@ class WorkerOverrides:
             return super().run_maintenance_tasks()
         except REDIS_DOWN as exc:
             log.warning("worker %s: maintenance skipped, Redis unavailable: %s", self.name, exc)
+
+    def clean_registries(self):
+        """RQ's, with its "cleaning registries for queue" line at DEBUG: the pass runs every
+        ``maintenance_interval`` (seconds here, not RQ's ten minutes), and at INFO those lines were most of
+        an idle worker's log."""
+        for queue in self.queues:
+            if queue.acquire_maintenance_lock():
+                self.log.debug("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
+                clean_registries(queue, self._exc_handlers)
+                worker_registration.clean_worker_registry(queue)
+                queue.intermediate_queue.cleanup(self, queue)
+                queue.release_maintenance_lock()
+        self.last_cleaned_at = rq_now()
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """Take the next job only once the database answers and Redis does; wait with backoff meanwhile."""

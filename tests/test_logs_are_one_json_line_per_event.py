@@ -55,6 +55,18 @@ def test_a_workers_log_is_one_json_object_per_line_naming_the_job(start_worker, 
     assert len(messages) == len(set(zip(messages, [line["time"] for line in lines]))), "a line printed twice"
 
 
+def test_an_idle_worker_logs_nothing_at_every_maintenance_pass(start_worker, tmp_path):
+    """The worker cleans RQ's registries every few seconds (``maintenance_interval``): at INFO that was a
+    line per queue per pass, most of an idle worker's log."""
+    worker = start_worker(log_path=tmp_path / "worker.log")
+    wait_for(lambda: "Listening on" in (tmp_path / "worker.log").read_text(), timeout=30, message="the worker's start")
+    time.sleep(12)  # two passes at least: maintenance_interval is max(5, QUEUE_JOB_HEARTBEAT)
+    worker.stop()
+    messages = [line["message"] for line in json_lines((tmp_path / "worker.log").read_text())]
+    assert not [m for m in messages if "cleaning registries" in m], messages
+    assert len(messages) < 60, f"an idle worker wrote {len(messages)} lines in 12 s: {messages}"
+
+
 def test_the_scheduler_prints_each_line_once(tmp_path):
     log = tmp_path / "scheduler.log"
     with open(log, "wb") as out:
