@@ -1,12 +1,11 @@
 """Control-panel API: save a guild's embed overrides and fan them out to the bot's shards."""
 
 from ninja import Router, Schema, Status
-from pydantic import Field, StrictStr, field_validator
+from pydantic import ConfigDict, Field, StrictStr, field_validator
 
 from branding import selectors, services
 from branding.models import FanOut
-from jobs.api import ErrorOut, accepted
-from jobs.errors import JobError
+from jobs.api import ErrorOut, accepted, idempotency_key
 from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token, session_user
 from project.tenancy import guild_ids_for
 
@@ -14,6 +13,7 @@ router = Router(tags=["control panel"])
 
 
 class BrandingIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named in a 422, not silently dropped
     guild: GuildRef = Field(description="The guild's id, or its slug")
     display_name: StrictStr = Field("", description=f"Embed author name, at most {services.MAX_DISPLAY_NAME} characters")
     color: StrictStr = Field("", description="Hex colour like #5865f2 (empty: no override)")
@@ -49,9 +49,7 @@ def save_branding(request, payload_in: BrandingIn):
     """
     refuse_metrics_token(request)
     guild = guild_for_admin(request, payload_in.guild, may="change its branding")
-    key = request.headers.get("Idempotency-Key", "")
-    if len(key) > 100:
-        raise JobError("Idempotency-Key is over 100 characters", field="Idempotency-Key")
+    key = idempotency_key(request)
     fan_out, _created = services.branding_save(
         guild=guild, user=session_user(request), idempotency_key=key,
         **payload_in.model_dump(exclude={"guild"}))

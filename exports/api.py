@@ -3,17 +3,17 @@
 from datetime import date
 
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from exports import services
-from jobs.api import ErrorOut, accepted
-from jobs.errors import JobError
+from jobs.api import ErrorOut, accepted, idempotency_key
 from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token
 
 router = Router(tags=["control panel"])
 
 
 class ExportIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named in a 422, not silently dropped
     guild: GuildRef = Field(description="The guild's id, or its slug")
     format: str = Field(description="csv, jsonl or xlsx")
     start: date
@@ -40,9 +40,7 @@ def request_export(request, export_in: ExportIn):
     """
     refuse_metrics_token(request)
     guild = guild_for_admin(request, export_in.guild, may="export its analytics")
-    key = request.headers.get("Idempotency-Key", "")
-    if len(key) > 100:
-        raise JobError("Idempotency-Key is over 100 characters", field="Idempotency-Key")
+    key = idempotency_key(request)
     user = request.user if request.user.is_authenticated else None
     export, _created = services.export_request(
         guild=guild, user=user, format=export_in.format, start=export_in.start, end=export_in.end,

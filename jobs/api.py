@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, fiel
 
 from jobs import enqueue as enqueue_service
 from jobs import queues, registry, selectors, waiting
+from jobs.errors import JobError
 from jobs.models import JobRecord
 from project.api_auth import METRICS, any_caller, refuse_metrics_token, require_staff
 from project.tenancy import guild_ids_for
@@ -42,6 +43,7 @@ class ExponentialBackoffIn(Schema):
 
 
 class EnqueueIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named in a 422, not silently dropped
     job_type: str = Field(min_length=1, max_length=100)
     payload: dict[str, Any] = Field(default_factory=dict)
     priority: Literal["high", "default", "low"] | Annotated[StrictInt, Field(ge=0, le=2_097_152)] = Field(
@@ -74,6 +76,17 @@ class EnqueuedOut(Schema):
 
 class ExistingOut(EnqueuedOut):
     created: bool = Field(description="False: a unique job type's key is held by this existing job.")
+
+
+def idempotency_key(request):
+    """The request's ``Idempotency-Key`` header ("" without one): at most 100 printable ASCII characters
+    (a UUID or a client's own token), else ``JobError`` naming the header."""
+    key = request.headers.get("Idempotency-Key", "")
+    if len(key) > 100:
+        raise JobError("Idempotency-Key is over 100 characters", field="Idempotency-Key")
+    if not all(" " <= char <= "~" for char in key):
+        raise JobError("Idempotency-Key may hold printable ASCII characters only", field="Idempotency-Key")
+    return key
 
 
 def accepted(request, record, **extra):

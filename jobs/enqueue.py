@@ -25,6 +25,7 @@ from jobs.errors import JobError
 from jobs.models import Priority, JobRecord, Status
 from project.db import insert_one, insert_rows
 from project import correlation
+from project.text import unstorable_text
 
 MAX_BATCH = 10_000
 
@@ -41,7 +42,7 @@ def validate_payload(job_type, payload, prefix="payload"):
     """The payload as the job type's schema makes it (JSON-ready), or ``JobError`` naming the field."""
     if not isinstance(payload, dict):
         raise JobError("payload must be a JSON object", field=prefix, code="invalid_payload")
-    bad = _unstorable_text(payload, prefix)
+    bad = unstorable_text(payload, prefix)
     if bad:
         raise JobError(f"{bad}: text may not contain NUL characters or unpaired surrogates", field=bad,
                        code="invalid_payload")
@@ -66,37 +67,6 @@ def refuse_unknown_fields(job_type, payload, prefix="payload"):
         takes = ", ".join(sorted(model.model_fields)) or "no fields"
         raise JobError(f"{prefix}.{unknown[0]}: unknown field (the job type takes {takes})",
                        field=f"{prefix}.{unknown[0]}", code="invalid_payload")
-
-
-def _unstorable_text(value, path):
-    """The path of the first string (key or value) the ledger cannot store, or None: PostgreSQL's JSON
-    refuses NUL (``\\u0000``) and UTF-8 cannot encode a lone surrogate (``json.loads`` makes both from
-    escapes). Left to the schema and the INSERT, either was a UnicodeEncodeError or a DataError: a 500."""
-    if isinstance(value, str):
-        return path if _bad_text(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and _bad_text(key):
-                return path
-            found = _unstorable_text(item, f"{path}.{key}")
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _unstorable_text(item, f"{path}.{index}")
-            if found:
-                return found
-    return None
-
-
-def _bad_text(text):
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _run_at(delay, run_at, now):

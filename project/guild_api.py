@@ -1,7 +1,7 @@
 """Control-panel API: a guild's own settings (its time zone), changed by its admins or its API token."""
 
 from ninja import Router, Schema
-from pydantic import Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from jobs.api import ErrorOut
 from project import services
@@ -11,6 +11,7 @@ router = Router(tags=["control panel"])
 
 
 class GuildSettingsIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named in a 422, not silently dropped
     guild: GuildRef = Field(description="The guild's id, or its slug")
     time_zone: StrictStr = Field(max_length=64, description="An IANA time zone name (Europe/Paris, UTC): "
                                                             "XLSX exports give their times in it")

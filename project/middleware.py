@@ -2,12 +2,15 @@
 and JSON before anything reads them; every error under /api/ a JSON body)."""
 
 import io
+import json
+import re
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, RawPostDataException, UnreadablePostError
 
 from project import correlation
+from project.text import unstorable_text
 
 HEADER = "X-Correlation-ID"
 API_PREFIX = "/api/"
@@ -54,7 +57,8 @@ class ApiRequestBodyMiddleware:
     byte past the limit, then either refused or handed on as the request's body; a body without a
     length under ASGI (HTTP/2) is read at most up to Django's DATA_UPLOAD_MAX_MEMORY_SIZE (then
     ``RequestDataTooBig``) before its real size is checked. A body that is not ``application/json``
-    is 415, so that no form a browser posts cross-site is ever parsed as the API's JSON.
+    is 415, so that no form a browser posts cross-site is ever parsed as the API's JSON. Text that no
+    column can hold (NUL, an unpaired surrogate, both valid JSON escapes) is 422 naming its field.
     """
 
     def __init__(self, get_response):
@@ -94,7 +98,29 @@ class ApiRequestBodyMiddleware:
         if body and not (content_type == "application/json" or content_type.endswith("+json")):
             return json_error(415, "unsupported_media_type",
                               f"send the body as JSON with Content-Type: application/json (got {content_type or 'none'!r})")
+        if body and UNSTORABLE_ESCAPE.search(body):
+            return unstorable_text_refusal(body)
         return None
+
+
+# The JSON escapes of text no column can hold (NUL, a surrogate half): a body without them needs no look.
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def unstorable_text_refusal(body):
+    """422 naming the first field whose text the database cannot store (``project.text``), for every
+    endpoint at once; None when the body is not JSON (the endpoint says so) or all its text is fine."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    field = unstorable_text(data, "")
+    if field is None:
+        return None
+    field = field or "body"
+    message = f"{field}: text may not contain NUL characters (\\u0000) or unpaired surrogates"
+    return JsonResponse({"error": "invalid_request", "message": message, "field": field,
+                         "errors": [{"field": field, "message": message}]}, status=422)
 
 
 def read_chunked_body(request):

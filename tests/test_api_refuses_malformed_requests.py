@@ -83,3 +83,76 @@ def test_a_valid_correlation_id_is_kept(callers):
     response = client_for(user).post(path, data=json.dumps(body), content_type="application/json",
                                      headers={"X-Correlation-ID": "req-2026-01-31:abc"})
     assert response["X-Correlation-ID"] == "req-2026-01-31:abc" == JobRecord.objects.get().correlation_id
+
+
+@pytest.fixture
+def every_post(world, staff_user):
+    """Every JSON POST endpoint, a caller who may use it, and a body it accepts."""
+    guild = world["mine"].pk
+    return [
+        (JOBS, staff_user, {"job_type": "test.sleep", "payload": {"marker": "m", "seconds": 0}}),
+        (EXPORT, world["admin"], {"guild": guild, "format": "csv", "start": "2026-01-01", "end": "2026-01-31",
+                                  "metrics": ["messages"]}),
+        ("/api/control-panel/domain-branding", world["admin"], {"guild": guild, "display_name": "Mine"}),
+        ("/api/control-panel/guild/settings", world["admin"], {"guild": guild, "time_zone": "UTC"}),
+    ]
+
+
+def nothing_written():
+    from audit.models import AuditEvent
+    from branding.models import GuildBranding
+    from project.models import Guild
+
+    return (not JobRecord.objects.exists() and not Export.objects.exists() and not GuildBranding.objects.exists()
+            and set(Guild.objects.values_list("time_zone", flat=True)) == {"UTC"}
+            and not AuditEvent.objects.filter(action__startswith="guild.").exists())
+
+
+def first_text_field(body):
+    """The path and JSON text of ``body`` with its first text value replaced by ``{marker}``."""
+    for key, value in body.items():
+        if key == "payload":
+            return "payload.marker", json.dumps({**body, "payload": {**value, "marker": "{marker}"}})
+        if isinstance(value, str):
+            return key, json.dumps({**body, key: "{marker}"})
+    raise AssertionError(body)
+
+
+@pytest.mark.parametrize("escape", ["a\\u0000b", "lone \\ud800 half", "\\udfff"], ids=["nul", "high-half", "low-half"])
+def test_text_no_column_can_hold_is_422_naming_its_field(every_post, escape):
+    """NUL and a lone surrogate half are valid JSON escapes that PostgreSQL (NUL) or UTF-8 (the half)
+    cannot store: refused before any endpoint reads them (the branding save answered 500)."""
+    for path, user, body in every_post:
+        field, template = first_text_field(body)
+        response = client_for(user).post(path, data=template.replace('"{marker}"', f'"{escape}"'),
+                                         content_type="application/json")
+        assert response.status_code == 422, (path, response.content[:300])
+        assert response.json()["field"] == field and "NUL" in response.json()["message"], path
+    assert nothing_written()
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_are_ordinary_text(every_post):
+    path, user, body = every_post[2]
+    response = client_for(user).post(path, data=json.dumps({**body, "display_name": "\\u0000 and \U0001f642"}),
+                                     content_type="application/json")
+    assert response.status_code == 202, response.content
+
+
+def test_a_misspelt_field_is_422_naming_it_not_ignored(every_post):
+    """``colour`` for ``color`` would have saved the branding with no colour at all."""
+    for path, user, body in every_post:
+        response = client_for(user).post(path, data=json.dumps({**body, "colour": "#5865f2"}),
+                                         content_type="application/json")
+        assert response.status_code == 422, (path, response.content[:300])
+        assert response.json()["field"].endswith("colour"), response.json()
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("key", ["a\x01b", "tab\there", "é-key"])
+def test_an_idempotency_key_of_other_than_printable_ascii_is_refused(every_post, key):
+    for path, user, body in every_post[1:3]:
+        response = client_for(user).post(path, data=json.dumps(body), content_type="application/json",
+                                         headers={"Idempotency-Key": key})
+        assert_4xx_json(response)
+        assert response.json()["field"] == "Idempotency-Key"
+    assert nothing_written()
