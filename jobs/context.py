@@ -27,10 +27,11 @@ class JobContext:
     def progress(self, percent, message=""):
         """Report progress (0-100) to the ledger; readers see it at once. Never moves backwards."""
         from jobs.models import JobRecord
+        from project.text import storable
 
         percent = max(0, min(100, int(percent)))
         JobRecord.objects.filter(pk=self.record_id, progress__lte=percent).update(
-            progress=percent, progress_message=str(message)[:200]
+            progress=percent, progress_message=storable(str(message)[:200])
         )
 
     @property

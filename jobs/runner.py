@@ -9,6 +9,7 @@ dead job, so that RQ's failed registry (and django-rq's views) show it too. In t
 work process a success may be carried to the next job's claim (``jobs.finish_group``).
 """
 
+import json
 import logging
 import math
 import traceback
@@ -126,7 +127,7 @@ def _run_attempt(record, attempt):
     finally:
         context.unbind(token)
     finish = states.prepare_finish(record, attempt, Status.SUCCEEDED, outcome=Outcome.SUCCEEDED, progress=100,
-                                   result=result if _is_json(result) else repr(result))
+                                   result=_storable_result(result))
     rq_job = get_current_job()
     if finish_group.defer(finish, rq_job.id if rq_job else None):  # written by the next claim (jobs.finish_group)
         return None
@@ -167,5 +168,14 @@ def _failed(record, attempt, job_type, exc):
     return None
 
 
-def _is_json(value):
-    return value is None or isinstance(value, (str, int, float, bool, list, dict))
+def _storable_result(result):
+    """The job's return value as the ledger keeps it: JSON as it is, anything else (an object, a NaN,
+    which PostgreSQL's JSON refuses) as its ``repr``. A result that cannot be written would fail the
+    write of the job's end and leave it running."""
+    if result is None or isinstance(result, (str, int, bool)):
+        return result
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(result)
+    return result

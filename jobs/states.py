@@ -37,6 +37,7 @@ from jobs import batches, statements, waiting
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord, Outcome, Status
 from jobs.signals import StateChange, is_wanted, job_state_changed
 from project import correlation
+from project.text import storable
 
 # to-state: the from-states it may be reached from
 TRANSITIONS = {
@@ -237,7 +238,10 @@ def prepare_finish(record, attempt, to, *, outcome, actor_id=None, reason="", er
     ``write_finishes``; nothing is written. ``error`` is ``(type name, message, traceback)``."""
     _check({Status.RUNNING}, to)
     now = timezone.now()
-    error_type, message, tb = error or ("", "", "")
+    # A job's own text (its result, its error) may hold what no column can (a NUL, half a surrogate
+    # pair); left as it is, the write of its end would fail and leave it running.
+    error_type, message, tb = storable(error or ("", "", ""))
+    reason, fields = storable(reason), storable(fields)
     if error:
         fields.update(last_error_type=error_type, last_error=message)
     data = {"attempt": attempt.number, "outcome": outcome}

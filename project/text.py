@@ -2,6 +2,11 @@
 cannot encode a lone surrogate; ``json.loads`` makes both from escapes that are valid JSON. Found here,
 before a schema or an INSERT meets them (there, either was a DataError or a UnicodeEncodeError: a 500)."""
 
+import re
+
+# In a Python string a surrogate code point is always a lone half (a pair is one code point above U+FFFF).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 
 def unstorable_text(value, path):
     """The path (``path``, then ``.key`` or ``.index`` per level) of the first string, key or value, the
@@ -31,3 +36,16 @@ def bad_text(text):
     except UnicodeEncodeError:
         return True
     return False
+
+
+def storable(value):
+    """``value`` with every string (key or value, at any depth of dicts and lists) made storable: a NUL
+    and a lone surrogate half become U+FFFD. For what a job's own code hands the ledger (its result, its
+    error), which must be written whatever it holds; other values are left as they are."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if bad_text(value) else value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(storable(item) for item in value)
+    return value

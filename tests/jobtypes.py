@@ -210,3 +210,20 @@ def waits_once(payload, ctx):
 def cancels_itself(payload, ctx):
     record_run(payload.marker, ctx)
     raise Canceled(f"called off: {payload.marker}")
+
+
+# --- text the ledger cannot store, from a job (tests/test_a_job_with_unstorable_text_still_ends.py) ------
+
+
+@job_type("test.unstorable", payload=Marker, max_attempts=2, backoff=Fixed(1))
+def unstorable(payload, ctx):
+    """Returns, or fails with, text holding a NUL and a lone surrogate half (binary data read as text)."""
+    record_run(payload.marker, ctx)
+    if payload.marker.startswith("fail"):
+        raise ValueError("bad byte \x00 and half \ud800 in the input")
+    if payload.marker == "nan":
+        return {"ratio": float("nan")}
+    if payload.marker == "object":
+        import datetime
+        return {"when": datetime.date(2026, 12, 7)}
+    return {"text": "nul \x00 inside", "half": "\udfff", "key \x00": 1}
