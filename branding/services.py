@@ -34,6 +34,7 @@ from jobs.enqueue import enqueue
 from jobs.errors import JobError
 from jobs.models import TERMINAL_STATUSES, WAITING_STATUSES, JobRecord, Status
 from notifications.outbound import OutboundRefused, check_url
+from project.text import storable
 
 # Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 MAX_DISPLAY_NAME = 256  # author.name
@@ -360,7 +361,7 @@ def delivery_newer_applied(delivery: ShardDelivery) -> int | None:
 def delivery_record(delivery: ShardDelivery, status, *, http_status=None, error="", attempt=False,
                     correlation_id=None):
     """Record an attempt's start or an outcome; final outcomes (applied, failed, superseded) are audited."""
-    values = {"status": status, "error": error[:2000]}
+    values = {"status": status, "error": storable(error[:2000])}  # a shard's answer may hold a NUL
     if http_status is not None:
         values["last_http_status"] = http_status
     if attempt:

@@ -31,6 +31,7 @@ from notifications.models import (
     EVENTS, DeadLetterDigest, DeadLetterNote, PushMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
 )
 from notifications.push_services import push_notify
+from project.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def webhook_deliver(*, delivery_id: int, attempt: int, last: bool) -> dict:
 
 def _attempt(delivery, number, *, status=None, elapsed_ms=None, error=""):
     WebhookAttempt.objects.create(delivery=delivery, number=number, response_status=status, elapsed_ms=elapsed_ms,
-                                  error=error[:500])
+                                  error=storable(error[:500]))  # a receiver's answer may hold a NUL
 
 
 def _delivery_end(delivery, status):

@@ -23,7 +23,7 @@ WORKER_ENV = {"OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32", "BRANDING_SHARD_TIMEO
 
 class ShardPeer:
     """One shard. ``script(snapshot, n)`` (n: the request's number, from 0) returns what to do:
-    ``"ok"`` (apply if newer), an int status to answer, ``("sleep", s)`` then nothing applied, or an
+    ``"ok"`` (apply if newer), an int status to answer, a werkzeug ``Response`` to send as it is, ``("sleep", s)`` then nothing applied, or an
     ``threading.Event`` to wait for (at most 20 s) before applying."""
 
     def __init__(self, shard_id, secret, script=None):
@@ -57,6 +57,8 @@ class ShardPeer:
         action = self.script(snapshot, n)
         if isinstance(action, int):
             return Response(f"scripted {action}", status=action)
+        if isinstance(action, Response):  # an answer of the script's own making
+            return action
         if isinstance(action, tuple) and action[0] == "sleep":
             time.sleep(action[1])
             return Response("too late", status=200)
