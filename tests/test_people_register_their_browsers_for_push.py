@@ -82,6 +82,8 @@ def test_a_request_without_the_csrf_token_is_refused(vapid, world):
     (lambda s: s["keys"].update(p256dh=s["keys"]["p256dh"][:40]), "keys.p256dh"),
     (lambda s: s["keys"].pop("auth"), "keys.auth"),
     (lambda s: s["keys"].update(auth=b64url_encode(b"short")), "keys.auth"),
+    (lambda s: s.update(endpoint="https://push.example.com/send/a\x00b"), "endpoint"),  # no column holds a NUL
+    (lambda s: s["keys"].update(auth="\ud800"), "keys.auth"),
 ])
 def test_bad_input_is_refused_naming_the_field(vapid, world, change, field):
     client, token = logged_in(world["member"])
