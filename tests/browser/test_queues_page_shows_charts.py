@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TYPES = [
     ("jdtest.default", "reports.generate", 4, 0.02, 900, 40),
-    ("jdtest.exports", "exports.generate", 1, 0.05, 8000, 300),
+    # At least 3 a minute: the daily swell falls to 0.4 in the late afternoon (UTC), and at 1 a minute the
+    # exports queue then had jobs in fewer than 30 of the last hour's minutes.
+    ("jdtest.exports", "exports.generate", 3, 0.05, 8000, 300),
     ("jdtest.notifications", "notifications.webhook", 6, 0.08, 120, 15),
     ("jdtest.notifications", "notifications.email", 2, 0.01, 250, 20),
 ]
