@@ -82,7 +82,7 @@ class ApiRequestBodyMiddleware:
             try:
                 if not read_chunked_body(request):
                     return too_big
-            except (OSError, ValueError):
+            except Exception:  # noqa: BLE001 - whatever the server's reader raises for a broken chunk
                 return json_error(400, "bad_request", "the chunked request body could not be read")
         if declared and int(declared) > MAX_BODY:
             return too_big

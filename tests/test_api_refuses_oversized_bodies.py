@@ -111,6 +111,21 @@ def test_a_chunked_body_over_the_limit_is_413_under_gunicorn(world, gunicorn_url
     assert not Export.objects.exists()
 
 
+def test_a_broken_chunked_body_is_400_json_under_gunicorn(world, gunicorn_url):
+    _token, plain = api_token_create(guild=world["mine"], name="chunked")
+    with socket.create_connection(("127.0.0.1", gunicorn_url), timeout=30) as sock:
+        sock.sendall(f"POST {EXPORT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     f"Authorization: Bearer {plain}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                     "zz\r\n{}\r\n0\r\n\r\n".encode())
+        answer = b""
+        while piece := sock.recv(65536):
+            answer += piece
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"400" and b"application/json" in head, answer[:300]
+    assert b"chunked request body could not be read" in body
+    assert not Export.objects.exists()
+
+
 def test_a_chunked_body_within_the_limit_is_served_under_gunicorn(world, gunicorn_url):
     _token, plain = api_token_create(guild=world["mine"], name="chunked")
     status, _content_type, content = chunked_post(gunicorn_url, EXPORT, padded(export_body(world), MAX_BODY).encode(),
