@@ -6,8 +6,9 @@ import json
 import re
 from http import HTTPStatus
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse, RawPostDataException, UnreadablePostError
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.http import HttpResponseBadRequest, JsonResponse, RawPostDataException, UnreadablePostError
 
 from project import correlation
 from project.text import unstorable_text
@@ -142,6 +143,47 @@ def read_chunked_body(request):
     request._stream = io.BytesIO(body)
     request.META["CONTENT_LENGTH"] = str(len(body))
     return True
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class UnusableInputMiddleware:
+    """Two kinds of input no view can use, refused with 400 before a view sees them (Django's admin
+    answered both with a 500):
+
+    - a NUL (``%00``) in a query string or a form field, key or value: PostgreSQL refuses it in any
+      statement, and the admin's list filters passed it on to one;
+    - an admin list's selection (``_selected_action``) holding a value that is not an id of the list's
+      model: the action's ``pk__in`` raised.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _holds_nul(request.GET) or (request.method == "POST" and request.content_type in FORM_TYPES
+                                       and _holds_nul(request.POST)):
+            return HttpResponseBadRequest("A NUL character (%00) in a query string or a form field.",
+                                          content_type="text/plain")
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        model_admin = getattr(view_func, "model_admin", None)  # set by ModelAdmin.get_urls on its views
+        if model_admin is None or request.method != "POST":
+            return None
+        pk = model_admin.model._meta.pk
+        for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except (ValidationError, ValueError, TypeError):
+                return HttpResponseBadRequest(f"The selection holds {value[:60]!r}, which is not the id of a "
+                                              f"{model_admin.model._meta.verbose_name}.", content_type="text/plain")
+        return None
+
+
+def _holds_nul(query):
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())
 
 
 class ApiJsonErrorsMiddleware:

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "project.middleware.CorrelationIdMiddleware",
     "project.middleware.ApiJsonErrorsMiddleware",
     "project.middleware.ApiRequestBodyMiddleware",  # before anything reads a request body
+    "project.middleware.UnusableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
