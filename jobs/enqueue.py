@@ -25,7 +25,7 @@ from jobs.errors import JobError
 from jobs.models import Priority, JobRecord, Status
 from project.db import insert_one, insert_rows
 from project import correlation
-from project.text import unstorable_text
+from project.text import unstorable_message, unstorable_text
 
 MAX_BATCH = 10_000
 
@@ -43,9 +43,8 @@ def validate_payload(job_type, payload, prefix="payload"):
     if not isinstance(payload, dict):
         raise JobError("payload must be a JSON object", field=prefix, code="invalid_payload")
     bad = unstorable_text(payload, prefix)
-    if bad:
-        raise JobError(f"{bad}: text may not contain NUL characters or unpaired surrogates", field=bad,
-                       code="invalid_payload")
+    if bad is not None:
+        raise JobError(unstorable_message(bad), field=bad, code="invalid_payload")
     try:
         return job_type.payload.model_validate(payload).model_dump(mode="json")
     except ValidationError as exc:

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from jobs.errors import JobError
 from notifications import push_services
 from notifications.models import PushSubscription
-from project.text import unstorable_text
+from project.text import unstorable_message, unstorable_text
 
 MAX_BODY = 4096
 
@@ -58,8 +58,7 @@ def subscriptions(request):
         return _error(400, "invalid", "send a JSON object", field="endpoint")
     unstorable = unstorable_text(body, "")
     if unstorable is not None:
-        return _error(400, "invalid", f"{unstorable or 'body'}: text may not contain NUL characters or unpaired "
-                                      "surrogates", field=unstorable or "body")
+        return _error(400, "invalid", unstorable_message(unstorable), field=unstorable or "body")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     try:
         if request.method == "DELETE":

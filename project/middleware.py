@@ -11,7 +11,7 @@ from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpResponseBadRequest, JsonResponse, RawPostDataException, UnreadablePostError
 
 from project import correlation
-from project.text import unstorable_text
+from project.text import bad_text, unstorable_message, unstorable_text
 
 HEADER = "X-Correlation-ID"
 API_PREFIX = "/api/"
@@ -118,8 +118,7 @@ def unstorable_text_refusal(body):
     field = unstorable_text(data, "")
     if field is None:
         return None
-    field = field or "body"
-    message = f"{field}: text may not contain NUL characters (\\u0000) or unpaired surrogates"
+    field, message = field or "body", unstorable_message(field)
     return JsonResponse({"error": "invalid_request", "message": message, "field": field,
                          "errors": [{"field": field, "message": message}]}, status=422)
 
@@ -183,7 +182,9 @@ class UnusableInputMiddleware:
 
 
 def _holds_nul(query):
-    return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())
+    """A NUL in a decoded query or form (the only unstorable text decoding can make: it replaces bad
+    UTF-8, so no surrogate half comes out)."""
+    return any(bad_text(key) or any(bad_text(value) for value in values) for key, values in query.lists())
 
 
 class ApiJsonErrorsMiddleware:

@@ -29,13 +29,12 @@ def unstorable_text(value, path):
 
 
 def bad_text(text):
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return _UNSTORABLE.search(text) is not None
+
+
+def unstorable_message(field):
+    """What a refusal of ``unstorable_text``'s find says, naming the field ("" is the whole body)."""
+    return f"{field or 'body'}: text may not contain NUL characters (\\u0000) or unpaired surrogates"
 
 
 def storable(value):
@@ -43,7 +42,7 @@ def storable(value):
     and a lone surrogate half become U+FFFD. For what a job's own code hands the ledger (its result, its
     error), which must be written whatever it holds; other values are left as they are."""
     if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value) if bad_text(value) else value
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
