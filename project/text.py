@@ -18,12 +18,12 @@ def unstorable_text(value, path):
             if isinstance(key, str) and bad_text(key):
                 return path
             found = unstorable_text(item, f"{path}.{key}" if path else str(key))
-            if found:
+            if found is not None:  # "" is a path too: the value of an empty key at the top
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found = unstorable_text(item, f"{path}.{index}" if path else str(index))
-            if found:
+            if found is not None:
                 return found
     return None
 

@@ -131,6 +131,15 @@ def test_text_no_column_can_hold_is_422_naming_its_field(every_post, escape):
     assert nothing_written()
 
 
+def test_a_nul_under_an_empty_key_is_refused_too(every_post):
+    """The path of a value under an empty key at the top is "": still found (the body is named)."""
+    path, user, _body = every_post[0]
+    response = client_for(user).post(path, data='{"": "a\\u0000b", "job_type": "test.sleep"}',
+                                     content_type="application/json")
+    assert response.status_code == 422 and response.json()["field"] == "body", response.content[:300]
+    assert nothing_written()
+
+
 def test_a_surrogate_pair_and_an_escaped_backslash_are_ordinary_text(every_post):
     path, user, body = every_post[2]
     response = client_for(user).post(path, data=json.dumps({**body, "display_name": "\\u0000 and \U0001f642"}),
