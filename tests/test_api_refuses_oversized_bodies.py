@@ -67,7 +67,7 @@ def test_a_body_at_the_limit_is_served(world):
 
 
 @pytest.fixture
-def gunicorn_url():
+def gunicorn_port():
     """jobdesk under gunicorn, as production runs it: the server that decodes chunked bodies."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
@@ -101,19 +101,19 @@ def chunked_post(port, path, body, headers, piece=8 * 1024):
 
 
 @pytest.mark.parametrize("size", [MAX_BODY + 1, 3 * 1024 * 1024])
-def test_a_chunked_body_over_the_limit_is_413_under_gunicorn(world, gunicorn_url, size):
+def test_a_chunked_body_over_the_limit_is_413_under_gunicorn(world, gunicorn_port, size):
     """A chunked body carries no Content-Length: gunicorn decodes it and the API measures it as it reads."""
     _token, plain = api_token_create(guild=world["mine"], name="chunked")
-    status, content_type, content = chunked_post(gunicorn_url, EXPORT, padded(INVALID[EXPORT], size).encode(),
+    status, content_type, content = chunked_post(gunicorn_port, EXPORT, padded(INVALID[EXPORT], size).encode(),
                                                  {"Authorization": f"Bearer {plain}"})
     assert status == 413 and content_type == "application/json", content
     assert content["error"] == "body_too_large"
     assert not Export.objects.exists()
 
 
-def test_a_broken_chunked_body_is_400_json_under_gunicorn(world, gunicorn_url):
+def test_a_broken_chunked_body_is_400_json_under_gunicorn(world, gunicorn_port):
     _token, plain = api_token_create(guild=world["mine"], name="chunked")
-    with socket.create_connection(("127.0.0.1", gunicorn_url), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", gunicorn_port), timeout=30) as sock:
         sock.sendall(f"POST {EXPORT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      f"Authorization: Bearer {plain}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                      "zz\r\n{}\r\n0\r\n\r\n".encode())
@@ -126,9 +126,9 @@ def test_a_broken_chunked_body_is_400_json_under_gunicorn(world, gunicorn_url):
     assert not Export.objects.exists()
 
 
-def test_a_chunked_body_within_the_limit_is_served_under_gunicorn(world, gunicorn_url):
+def test_a_chunked_body_within_the_limit_is_served_under_gunicorn(world, gunicorn_port):
     _token, plain = api_token_create(guild=world["mine"], name="chunked")
-    status, _content_type, content = chunked_post(gunicorn_url, EXPORT, padded(export_body(world), MAX_BODY).encode(),
+    status, _content_type, content = chunked_post(gunicorn_port, EXPORT, padded(export_body(world), MAX_BODY).encode(),
                                                   {"Authorization": f"Bearer {plain}"})
     assert status == 202, content
     assert Export.objects.count() == 1
