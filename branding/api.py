@@ -58,7 +58,7 @@ def save_branding(request, payload_in: BrandingIn):
 
 
 @router.get("/domain-branding/fan-outs/{fan_out_id}", auth=any_caller,
-            response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+            response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
 def fan_out_status(request, fan_out_id: int):
     """A save's fan-out: its status (sending, applied, failed, superseded), the summary of its shards
     ("2 of 3 shards applied, 1 failed") and each shard's outcome. Staff, the guild's members and its

@@ -125,7 +125,7 @@ MAX_WAIT = 30
 
 
 @router.get("/jobs/{job_id}", auth=any_caller,
-            response={200: dict, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+            response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
 def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, description=(
         "Seconds (0-30) to wait for the job to end: answers as soon as it has succeeded, died or been "
         "canceled, else after `wait` seconds with its current status."))):
@@ -149,7 +149,7 @@ def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, d
     return Status(200, selectors.job_as_dict(record, request.build_absolute_uri))
 
 
-@router.get("/queues/health", auth=any_caller, response={200: dict, 401: ErrorOut, 403: ErrorOut})
+@router.get("/queues/health", auth=any_caller, response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
 def queues_health(request):
     """Per queue: waiting, active, scheduled, failed, dead, paused, healthy (staff or METRICS_TOKEN)."""
     if request.auth != METRICS:
