@@ -44,10 +44,19 @@ class BotShardAdmin(admin.ModelAdmin):
     form = BotShardForm
     list_display = ["shard_id", "base_url", "enabled", "secret", "created_at"]
     list_filter = ["enabled"]
+    readonly_fields = ["secret"]
 
     @admin.display(description="signing secret")
     def secret(self, obj):
-        return "••••••" + obj.signing_secret[-2:] if obj.signing_secret else "—"
+        return "••••••" + obj.signing_secret[-2:] if obj and obj.signing_secret else "—"
+
+    def get_fields(self, request, obj=None):
+        """Staff who may only view a shard see its secret masked: Django shows a view-only page's form
+        fields as their stored values, the write-only secret included."""
+        fields = super().get_fields(request, obj)
+        if not self.has_change_permission(request, obj) and not (obj is None and self.has_add_permission(request)):
+            return [name for name in fields if name != "signing_secret"]
+        return fields
 
 
 @admin.register(GuildBranding)

@@ -6,7 +6,7 @@ from pydantic import ConfigDict, Field, StrictStr, field_validator
 from branding import selectors, services
 from branding.models import FanOut
 from jobs.api import ErrorOut, accepted, idempotency_key
-from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token, session_user
+from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token, session_user, staff_holding
 from project.tenancy import guild_ids_for
 
 router = Router(tags=["control panel"])
@@ -69,7 +69,8 @@ def fan_out_status(request, fan_out_id: int):
     if token_guild is not None:
         allowed = fan_out is not None and fan_out.guild_id == token_guild.pk
     else:
-        allowed = fan_out is not None and (request.user.is_staff or fan_out.guild_id in guild_ids_for(request.user))
+        allowed = fan_out is not None and (staff_holding(request.user, "branding.view_fanout")
+                                           or fan_out.guild_id in guild_ids_for(request.user))
     if not allowed:
         return Status(404, {"error": "not_found", "message": f"no fan-out {fan_out_id}"})
     return Status(200, {"guild": fan_out.guild_id, **selectors.fan_out_as_dict(fan_out)})

@@ -114,6 +114,12 @@ class ShardDelivery(models.Model):
     def __str__(self):
         return f"{self.fan_out} → {self.shard}: {self.status}"
 
+    @property
+    def error_in_brief(self):
+        """What guilds read of a shard's error: its kind ("no answer", "HTTP 500", "refused", "superseded"),
+        not the shard's address or the body of its answer, which only staff read (the admin)."""
+        return self.error.split(":", 1)[0]
+
 
 OPEN_DELIVERY = (ShardDelivery.Status.PENDING, ShardDelivery.Status.SENDING, ShardDelivery.Status.RETRYING)
 DONE_DELIVERY = (ShardDelivery.Status.APPLIED, ShardDelivery.Status.SUPERSEDED)

@@ -23,7 +23,7 @@ def fan_out_as_dict(fan_out: FanOut | None) -> dict | None:
         "job_status": fan_out.job.status if fan_out.job_id and fan_out.job else None,
         "shards": [
             {"shard": d.shard.shard_id, "status": d.status, "attempts": d.attempts,
-             "http_status": d.last_http_status, "error": d.error[:300],
+             "http_status": d.last_http_status, "error": d.error_in_brief,
              "at": d.last_attempt_at.isoformat() if d.last_attempt_at else None}
             for d in fan_out.deliveries.select_related("shard").order_by("shard__shard_id")
         ],

@@ -262,7 +262,7 @@ def _outcome(fan_out, result) -> ParentStep:
     failed = list(fan_out.deliveries.filter(status=ShardDelivery.Status.FAILED).select_related("shard")
                   .order_by("shard__shard_id"))
     if failed:
-        names = ", ".join(f"shard {d.shard.shard_id} ({d.error[:120] or 'failed'})" for d in failed)
+        names = ", ".join(f"shard {d.shard.shard_id} ({d.error_in_brief or 'failed'})" for d in failed)
         return ParentStep("failed", f"{len(failed)} of {len(fan_out.deliveries.all())} shards failed: {names}"[:4000],
                           {**result, "failed_shards": [d.shard.shard_id for d in failed]})
     return ParentStep("applied", fan_out.summary, result)

@@ -97,10 +97,11 @@ def apply_to_shard(payload: DeliveryIn, ctx):
         answer = outbound.post(delivery.shard.apply_url, body, headers, timeout=settings.BRANDING_SHARD_TIMEOUT)
     except outbound.OutboundRefused as exc:
         services.delivery_record(delivery, ShardDelivery.Status.FAILED, error=f"refused: {exc}", correlation_id=cid)
-        raise PermanentError(f"shard {delivery.shard.shard_id}: {exc}") from None
+        raise PermanentError(f"shard {delivery.shard.shard_id}: refused (an address outbound requests may not "
+                             "reach)") from None
     except outbound.OutboundError as exc:
         services.delivery_record(delivery, last, error=f"no answer: {exc}", correlation_id=cid)
-        raise
+        raise ShardError(f"shard {delivery.shard.shard_id}: no answer") from None
     status = answer.status
     if 200 <= status < 300:
         services.delivery_record(delivery, ShardDelivery.Status.APPLIED, http_status=status, correlation_id=cid)
@@ -112,6 +113,6 @@ def apply_to_shard(payload: DeliveryIn, ctx):
     error = f"HTTP {status}: {answer.body[:200].decode(errors='replace')}"
     if status >= 500 or status in (408, 429):
         services.delivery_record(delivery, last, http_status=status, error=error, correlation_id=cid)
-        raise ShardError(f"shard {delivery.shard.shard_id}: {error}")
+        raise ShardError(f"shard {delivery.shard.shard_id}: HTTP {status}")
     services.delivery_record(delivery, ShardDelivery.Status.FAILED, http_status=status, error=error, correlation_id=cid)
-    raise PermanentError(f"shard {delivery.shard.shard_id}: {error}")
+    raise PermanentError(f"shard {delivery.shard.shard_id}: HTTP {status}")

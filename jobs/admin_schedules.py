@@ -13,8 +13,9 @@ class ScheduleForm(forms.ModelForm):
     """A schedule runs its job type as no one in particular, so staff may schedule only the types they may
     enqueue by hand (``registry.enqueueable_by``): others are not offered, and one posted anyway is a
     form error on ``job_type``. A schedule that already runs a type the staff member may not enqueue (the
-    built-in rollup and retention: internal types) keeps that type, shown but fixed; its other fields
-    (cron, enabled, ...) stay editable."""
+    built-in rollup and retention: internal types) keeps that type and
+    its payload, shown but fixed (a retention's ``days`` is what it deletes); its timing and ``enabled``
+    stay editable."""
 
     user = None  # the staff member, set per request by ScheduleAdmin.get_form
 
@@ -33,6 +34,10 @@ class ScheduleForm(forms.ModelForm):
                 choices=[(current, current)], disabled=True,
                 help_text="Fixed: you may not enqueue this job type by hand (it is internal or needs a permission "
                           "you lack), so it cannot be changed here.")
+            if "payload" in self.fields:  # not on a view-only page, where every field is shown as text
+                self.fields["payload"].disabled = True
+                self.fields["payload"].help_text = ("Fixed with the job type: what a job you may not enqueue does is "
+                                                    "set by its code and settings, not here.")
         else:
             self.fields["job_type"] = forms.ChoiceField(
                 choices=[(name, name) for name in offered],

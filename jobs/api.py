@@ -11,7 +11,7 @@ from jobs import enqueue as enqueue_service
 from jobs import queues, registry, selectors, waiting
 from jobs.errors import JobError
 from jobs.models import JobRecord
-from project.api_auth import METRICS, any_caller, refuse_metrics_token, require_staff
+from project.api_auth import METRICS, any_caller, refuse_metrics_token, require_staff, staff_holding
 from project.tenancy import guild_ids_for
 
 router = Router(tags=["jobs"])
@@ -129,16 +129,17 @@ MAX_WAIT = 30
 def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, description=(
         "Seconds (0-30) to wait for the job to end: answers as soon as it has succeeded, died or been "
         "canceled, else after `wait` seconds with its current status."))):
-    """A job's status, progress, attempts and result or error: staff see every job, a guild member the
-    guild's jobs, a guild token its guild's jobs; any other job is a 404, as if it did not exist (at
-    once, whatever ``wait``). With ``wait``, a long poll (``jobs.waiting``)."""
+    """A job's status, progress, attempts and result or error: staff who may view jobs see every job, a
+    guild member the guild's jobs, a guild token its guild's jobs; any other job is a 404, as if it did
+    not exist (at once, whatever ``wait``). With ``wait``, a long poll (``jobs.waiting``)."""
     refuse_metrics_token(request)
     record = selectors.job_detail(job_id)
     token_guild = getattr(request, "token_guild", None)
     if token_guild is not None:
         allowed = record is not None and record.guild_id == token_guild.pk
     else:
-        allowed = record is not None and (request.user.is_staff or record.guild_id in guild_ids_for(request.user))
+        allowed = record is not None and (staff_holding(request.user, "jobs.view_jobrecord")
+                                          or record.guild_id in guild_ids_for(request.user))
     if allowed and wait > 0 and not record.is_terminal:
         try:
             record = waiting.wait_for_end(record.pk, wait, queryset=JobRecord.objects.prefetch_related("attempt_set"))
@@ -151,9 +152,10 @@ def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, d
 
 @router.get("/queues/health", auth=any_caller, response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})
 def queues_health(request):
-    """Per queue: waiting, active, scheduled, failed, dead, paused, healthy (staff or METRICS_TOKEN)."""
+    """Per queue: waiting, active, scheduled, failed, dead, paused, healthy (staff who may view jobs, or
+    METRICS_TOKEN)."""
     if request.auth != METRICS:
-        require_staff(request, "staff or the metrics token only")
+        require_staff(request, "staff or the metrics token only", permission="jobs.view_jobrecord")
     rows = queues.queue_overview()
     return Status(200, {"queues": [
         {"name": r["name"], "waiting": r["waiting"], "active": r["running"], "scheduled": r["scheduled"],

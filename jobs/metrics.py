@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from jobs.models import JobRecord, Status
 from jobs.queues import queue_overview
+from project.api_auth import staff_holding
 
 OPEN = (Status.PENDING, Status.QUEUED, Status.RUNNING, Status.RETRYING)
 
@@ -54,9 +55,10 @@ class LedgerCollector:
 def metrics(request):
     header = request.headers.get("Authorization", "")
     token_ok = bool(settings.METRICS_TOKEN) and secrets.compare_digest(header, f"Bearer {settings.METRICS_TOKEN}")
-    if not token_ok and not (request.user.is_authenticated and request.user.is_staff):
+    if not token_ok and not staff_holding(request.user, "jobs.view_jobrecord"):
         if request.user.is_authenticated:  # who it is is known; the right is missing
-            return JsonResponse({"error": "forbidden", "message": "staff or the metrics token only"}, status=403)
+            return JsonResponse({"error": "forbidden", "message": "the metrics token, or staff holding the "
+                                 "permission 'jobs.view_jobrecord'"}, status=403)
         response = JsonResponse({"error": "unauthenticated", "message": "log in as staff or send the metrics token"},
                                 status=401)
         response["WWW-Authenticate"] = 'Bearer realm="jobdesk"'

@@ -43,6 +43,7 @@ class JobType:
     rate_limit: RateLimit | None = None  # at most so many starts per window, shared by all workers (jobs.ratelimit)
     unique: "Unique | None" = None  # one record per key in a scope (jobs.unique)
     enqueue_permission: str | None = None  # None: internal, never enqueued by a person
+    acts_for_actor: bool = False  # runs with its actor's rights: a staff retry makes the retrier its actor
 
     @property
     def internal(self) -> bool:
@@ -65,11 +66,12 @@ class JobType:
 
 def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
              retry_on=(Exception,), give_up_on=(), concurrency=None, enqueue_permission=None,
-             rate_limit=None, unique=None):
+             rate_limit=None, unique=None, acts_for_actor=False):
     """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable.
 
     ``enqueue_permission`` (``"app_label.codename"``) opens the type to people who hold it; without
-    it the type is internal. ``rate_limit`` (a ``RateLimit`` or ``"20/s"``, ``"10/m per guild"``) caps
+    it the type is internal. ``acts_for_actor`` says the job checks its actor's rights when it runs (a
+    bulk action): whoever retries it becomes its actor, so that a retry never borrows another's rights. ``rate_limit`` (a ``RateLimit`` or ``"20/s"``, ``"10/m per guild"``) caps
     how many start per window (``jobs.ratelimit``)."""
     if queue not in settings.QUEUE_DOMAINS:
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
@@ -94,7 +96,7 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
             name=name, func=func, payload=payload, queue=queue, max_attempts=max_attempts,
             backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
             give_up_on=(PermanentError, *give_up_on), concurrency=concurrency, rate_limit=rate_limit,
-            enqueue_permission=enqueue_permission, unique=unique,
+            enqueue_permission=enqueue_permission, unique=unique, acts_for_actor=acts_for_actor,
         )
         func.job_type = _types[name]
         return func

@@ -19,7 +19,9 @@ It also speaks of jobdesk's ledger, so the two never tell different stories:
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.urls import URLPattern
 from django_rq.queues import get_queue_by_index
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 
@@ -80,5 +82,21 @@ def requeued_ids(view_name, request, queue_index=None, job_id=None, **kwargs) ->
     return []
 
 
-# The read-only JSON and Prometheus views keep their own check (staff, or django-rq's API token).
-urlpatterns = get_api_urlpatterns() + get_admin_urlpatterns(view_wrapper=with_roles)
+def with_view_permission(view):
+    """django-rq's JSON and Prometheus views answer any staff member (or its API token): staff also need
+    ``jobs.view_jobrecord`` here; a caller who is not staff still gets django-rq's own check."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        user = request.user
+        if user.is_active and user.is_staff and not user.has_perm(VIEW):
+            return JsonResponse({"error": "forbidden", "message": f"needs the permission {VIEW!r}"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+urlpatterns = [
+    URLPattern(pattern.pattern, with_view_permission(pattern.callback), pattern.default_args, pattern.name)
+    for pattern in get_api_urlpatterns()
+] + get_admin_urlpatterns(view_wrapper=with_roles)

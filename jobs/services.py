@@ -24,13 +24,20 @@ log = logging.getLogger(__name__)
 
 def _reopen(record, *, expected, actor_id, reason):
     """``→ queued`` with a fresh budget of attempts (the job's own ``max_attempts`` if its enqueue gave
-    one, else its type's) on top of those used; True if it won."""
-    budget = (record.options or {}).get("max_attempts") or registry.get(record.job_type).attempts_allowed
-    return states.transition(
-        record, Status.QUEUED, expected=expected, actor_id=actor_id, reason=reason,
-        max_attempts=min(32767, record.attempts + budget), run_at=None, cancel_requested=False,
-        progress=0, progress_message="", result=None, succeeded_at=None, dead_at=None, canceled_at=None,
-    )
+    one, else its type's) on top of those used; True if it won. A job that acts with its actor's rights
+    (``acts_for_actor``: a bulk action) now acts for whoever reopened it, in the same transaction."""
+    job_type = registry.get(record.job_type)
+    budget = (record.options or {}).get("max_attempts") or job_type.attempts_allowed
+    with transaction.atomic():
+        won = states.transition(
+            record, Status.QUEUED, expected=expected, actor_id=actor_id, reason=reason,
+            max_attempts=min(32767, record.attempts + budget), run_at=None, cancel_requested=False,
+            progress=0, progress_message="", result=None, succeeded_at=None, dead_at=None, canceled_at=None,
+        )
+        if won and job_type.acts_for_actor and record.actor_id != actor_id:
+            JobRecord.objects.filter(pk=record.pk).update(actor_id=actor_id)
+            record.actor_id = actor_id
+    return won
 
 
 def retry_job(record: JobRecord, *, actor=None, reason="retried by staff") -> bool:

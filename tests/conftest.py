@@ -22,6 +22,28 @@ from jobs.supervisor import descendants
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def passwords_hash_once():
+    """Each test password is hashed once per session, with the production hasher (PBKDF2, about 0.6 s a
+    hash on this machine): the fixtures make the same people in hundreds of tests, and hashing their
+    passwords again each time cost minutes of the suite. Logging in still checks a real hash."""
+    from functools import lru_cache
+
+    from django.contrib.auth import base_user, models
+
+    original = base_user.make_password
+    cached = lru_cache(maxsize=None)(lambda password: original(password))
+
+    def make_password(password, salt=None, hasher="default"):
+        if salt is None and hasher == "default" and isinstance(password, str):
+            return cached(password)
+        return original(password, salt, hasher)
+
+    base_user.make_password = models.make_password = make_password
+    yield
+    base_user.make_password = models.make_password = original
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, message="condition", fail=True):
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds
     (or, with ``fail=False``, return the last falsy value for the caller to explain)."""

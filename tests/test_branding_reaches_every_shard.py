@@ -49,6 +49,9 @@ def test_three_shards_get_the_right_outcomes_and_only_the_failed_one_is_retried(
     assert parent.last_error.startswith("1 of 3 shards failed: shard 2 (no answer"), parent.last_error
     children = JobRecord.objects.filter(parent=parent, job_type="branding.apply_to_shard")
     assert sorted(c.status for c in children) == ["dead", "succeeded", "succeeded"]
+    # The guild's members read these errors: they name the shard, not its address (the admin has that).
+    [dead_child] = [c for c in children if c.status == "dead"]
+    assert dead_child.last_error == "shard 2: no answer" and "127.0.0.1" not in parent.last_error
 
     # Every request was signed with its shard's secret, carried the snapshot's version and the save's
     # correlation ID; a wrong secret does not verify.

@@ -69,3 +69,25 @@ def test_a_bulk_action_without_a_staff_member_touches_nothing(start_worker):
     dead = wait_for(lambda: JobRecord.objects.filter(pk=bulk.pk, status=Status.DEAD).first(), timeout=30)
     assert "no staff member" in dead.last_error
     assert JobRecord.objects.get(pk=canceled.pk).status == Status.QUEUED
+
+
+def test_retrying_someone_elses_bulk_delete_acts_for_the_one_who_retried(client, django_user_model, start_worker):
+    """A superuser's bulk delete has run; an operator (who may retry but not delete) retries it from the
+    job list. The retry runs with the operator's rights, not the superuser's: it dies and deletes nothing."""
+    superuser = django_user_model.objects.create_superuser("su", "su@example.com", "pw-su-1")
+    operator = make_staff("op", OPERATORS)
+    bulk = enqueue("jobs.bulk_action", {"action": "delete", "filters": {"status__exact": "succeeded"}},
+                   actor=superuser)
+    start_worker()
+    wait_for(lambda: JobRecord.objects.filter(pk=bulk.pk, status=Status.SUCCEEDED).exists(), timeout=30,
+             message="the superuser's bulk delete to run")
+    since = enqueue_many("test.sleep", [{"marker": f"s{i}", "seconds": 0} for i in range(3)])
+    JobRecord.objects.filter(pk__in=[r.pk for r in since]).update(status=Status.SUCCEEDED)
+
+    client.force_login(operator)
+    response = client.post("/admin/jobs/jobrecord/", {"action": "retry_selected", "_selected_action": [str(bulk.pk)]})
+    assert response.status_code == 302
+    assert JobRecord.objects.get(pk=bulk.pk).actor == operator, "the retry acts for the operator"
+    dead = wait_for(lambda: JobRecord.objects.filter(pk=bulk.pk, status=Status.DEAD).first(), timeout=30)
+    assert "jobs.delete_jobrecord" in dead.last_error
+    assert JobRecord.objects.filter(pk__in=[r.pk for r in since]).count() == 3, "nothing deleted"

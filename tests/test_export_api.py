@@ -9,6 +9,7 @@ from django.test import Client
 from exports.models import Export
 from jobs.models import JobRecord
 from project.tenancy import api_token_create, api_token_revoke
+from tests.conftest import VIEWERS, make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,11 +48,13 @@ def test_who_may_ask_for_an_export(world, who, status):
 
 
 @pytest.mark.parametrize("who, status", [
-    (None, 401), ("member", 200), ("admin", 200), ("other_admin", 404), ("staff", 200),
+    (None, 401), ("member", 200), ("admin", 200), ("other_admin", 404), ("staff", 404), ("viewer", 200),
 ])
 def test_who_may_see_a_guilds_job(world, who, status):
+    """Members of the guild, and staff who may view jobs; staff without that right see nothing."""
     job_id = post(as_user(world["admin"]), body(world["mine"])).json()["id"]
-    response = as_user(world.get(who)).get(f"/api/jobs/{job_id}")
+    caller = make_staff("viewer", VIEWERS) if who == "viewer" else world.get(who)
+    response = as_user(caller).get(f"/api/jobs/{job_id}")
     assert response.status_code == status
     if status == 200:
         assert response.json()["job_type"] == "exports.generate"
@@ -109,10 +112,11 @@ def test_an_idempotency_key_returns_the_same_job(world):
     assert Export.objects.count() == 2
 
 
-@pytest.mark.parametrize("who, status", [(None, 401), ("admin", 403), ("staff", 200), ("token", 200)])
+@pytest.mark.parametrize("who, status", [(None, 401), ("admin", 403), ("staff", 403), ("viewer", 200),
+                                         ("token", 200)])
 def test_queue_health_is_for_staff_and_the_metrics_token(world, settings, who, status):
     settings.METRICS_TOKEN = "metrics-secret-token-1"
-    client = as_user(world.get(who))
+    client = as_user(make_staff("viewer", VIEWERS) if who == "viewer" else world.get(who))
     headers = {"Authorization": "Bearer metrics-secret-token-1"} if who == "token" else {}
     response = client.get("/api/queues/health", headers=headers)
     assert response.status_code == status

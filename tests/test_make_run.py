@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -71,6 +72,13 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_run):
     opener = log_in(base, username, password)
     jobs_page = opener.open(f"{base}/admin/jobs/jobrecord/").read().decode()
     assert "demo.flaky_webhook" in jobs_page and "Log out" in jobs_page
+
+    # The web server is gunicorn, which reads a chunked body: one over the API's limit is 413, not empty.
+    chunked = urllib.request.Request(f"{base}/api/jobs", data=iter([b"x" * 40_000] * 2), method="POST",
+                                     headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(chunked, timeout=10)
+    assert refused.value.code == 413
 
     db = var_dir / "jobdesk.sqlite3"
     wait_for(lambda: (s := statuses(db)).get("succeeded", 0) >= 6 and s.get("dead") == 1, timeout=90,

@@ -1,9 +1,10 @@
-"""GET /metrics: Prometheus text for monitoring, for staff or the metrics token only."""
+"""GET /metrics: Prometheus text for monitoring, for staff who may view jobs or the metrics token only."""
 
 import pytest
 from django.test import Client
 
 from jobs.enqueue import enqueue
+from tests.conftest import VIEWERS, make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,12 +21,15 @@ def test_metrics_show_queues_and_open_jobs_to_the_metrics_token(settings, world)
 
 
 @pytest.mark.parametrize("who, header, status", [
-    (None, "", 401), (None, "Bearer wrong", 401), ("admin", "", 403), ("staff", "", 200),
+    (None, "", 401), (None, "Bearer wrong", 401), ("admin", "", 403), ("staff", "", 403), ("viewer", "", 200),
 ])
 def test_metrics_are_not_public(settings, world, who, header, status):
+    """The metrics token, or staff who may view jobs (being staff alone grants nothing, as in the admin)."""
     settings.METRICS_TOKEN = "scrape-token-0001"
     client = Client()
-    if who:
+    if who == "viewer":
+        client.force_login(make_staff("viewer", VIEWERS))
+    elif who:
         client.force_login(world[who])
     response = client.get("/metrics", headers={"Authorization": header} if header else {})
     assert response.status_code == status

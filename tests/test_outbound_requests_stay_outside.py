@@ -22,6 +22,10 @@ from notifications import outbound, signing
     ("http://224.0.0.1/hook", "multicast"),
     ("http://0.0.0.0/hook", "unspecified"),
     ("http://100.64.1.1/hook", "public"),  # shared address space (CGNAT)
+    ("http://192.0.0.192/hook", "internal"),  # IETF protocol assignments, global to some Pythons
+    ("http://[2002:7f00:1::1]/hook", "loopback"),  # 6to4 around 127.0.0.1
+    ("http://[2002:a9fe:a9fe::1]/hook", "link-local"),  # 6to4 around the cloud metadata address
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "Teredo"),
     ("ftp://example.com/hook", "https://"),
     ("http://user:pw@example.com/hook", "password"),
     ("http:///hook", "no host"),

@@ -55,6 +55,24 @@ def test_a_person_registers_and_unregisters_a_browser(vapid, world):
     assert not PushSubscription.objects.exists()
 
 
+def test_an_endpoint_someone_else_subscribed_is_not_taken_over_with_other_keys(vapid, world):
+    """Knowing another person's endpoint is no proof: with other keys it is refused (their pushes would
+    become noise only the newcomer could read); the same browser (its own keys) with another person
+    logged in moves to that person."""
+    owner, owner_token = logged_in(world["member"])
+    browser = Browser()
+    assert post(owner, owner_token, browser.subscription("https://push.example.com/send/own")).status_code == 201
+
+    intruder, intruder_token = logged_in(world["admin"])
+    answer = post(intruder, intruder_token, Browser().subscription("https://push.example.com/send/own"))
+    assert answer.status_code == 409 and answer.json()["field"] == "endpoint", answer.content
+    assert list(PushSubscription.objects.values_list("user", "p256dh")) == [(world["member"].pk, browser.p256dh)]
+
+    same_browser = post(intruder, intruder_token, browser.subscription("https://push.example.com/send/own"))
+    assert same_browser.status_code == 201
+    assert list(PushSubscription.objects.values_list("user", flat=True)) == [world["admin"].pk]
+
+
 def test_someone_not_logged_in_is_refused(vapid):
     answer = Client().post(URL, json.dumps(Browser().subscription("https://push.example.com/x")),
                            content_type="application/json")

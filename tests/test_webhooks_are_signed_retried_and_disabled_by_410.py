@@ -85,6 +85,8 @@ def test_410_gone_disables_the_endpoint_and_says_why(guild, httpserver, start_wo
     assert "410 Gone" in endpoint.disabled_reason and endpoint.url in endpoint.disabled_reason
     job = JobRecord.objects.get(pk=delivery.job_id)
     assert job.status == Status.DEAD and job.attempts == 1, "not retried: retrying cannot help"
+    # Every member of the guild reads the job's error; only its admins may read the endpoint's URL.
+    assert job.last_error == f"410 Gone: webhook endpoint {endpoint.pk} disabled (delivery {delivery.pk})"
 
     with transaction.atomic():
         assert event_publish(guild=guild, event="job.dead", data={}) == [], "a disabled endpoint gets nothing"
