@@ -44,9 +44,14 @@ def _validate(format, start, end, metrics):
 
 def export_range_problems(start: date, end: date) -> list[JobError]:
     """What is wrong with a date range (empty when nothing): one rule for the API, the services and the
-    panel's form, which shows it beside the other fields' errors rather than after them."""
+    panel's form, which shows it beside the other fields' errors rather than after them. A range that
+    ends in the future is refused: there is nothing to count there (and 9999-12-31 overflowed the job)."""
     if end < start:
         return [JobError("the range ends before it starts", field="end", code="invalid_range")]
+    latest = timezone.now().date() + timedelta(days=1)  # today somewhere on Earth; nothing is counted later
+    if end > latest:
+        return [JobError(f"the range ends in the future (the latest end is {latest.isoformat()})", field="end",
+                         code="invalid_range")]
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         return [JobError(f"the range spans more than {MAX_RANGE_DAYS} days", field="end", code="range_too_long")]
     return []

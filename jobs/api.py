@@ -122,10 +122,18 @@ def enqueue_job(request, payload_in: EnqueueIn):
 
 # The longest long poll: each one holds a server worker (a sync gunicorn worker) while it waits.
 MAX_WAIT = 30
+# Long polls one caller (a person, or a guild's tokens) may hold at once: more would hold every server worker.
+MAX_WAITS_PER_CALLER = 5
+
+
+def _caller(request) -> str:
+    token_guild = getattr(request, "token_guild", None)
+    return f"guild-token:{token_guild.pk}" if token_guild is not None else f"user:{request.user.pk}"
 
 
 @router.get("/jobs/{job_id}", auth=any_caller,
-            response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+            response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut,
+                      429: ErrorOut})
 def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, description=(
         "Seconds (0-30) to wait for the job to end: answers as soon as it has succeeded, died or been "
         "canceled, else after `wait` seconds with its current status."))):
@@ -141,10 +149,16 @@ def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, d
         allowed = record is not None and (staff_holding(request.user, "jobs.view_jobrecord")
                                           or record.guild_id in guild_ids_for(request.user))
     if allowed and wait > 0 and not record.is_terminal:
-        try:
-            record = waiting.wait_for_end(record.pk, wait, queryset=JobRecord.objects.prefetch_related("attempt_set"))
-        except JobRecord.DoesNotExist:  # deleted while we waited
-            allowed = False
+        with waiting.wait_slot(_caller(request), MAX_WAITS_PER_CALLER) as may_wait:
+            if not may_wait:
+                return Status(429, {"error": "too_many_waits", "field": "wait", "message": (
+                    f"at most {MAX_WAITS_PER_CALLER} long polls at once per caller: ask again without `wait`, "
+                    "or once one of yours has answered")})
+            try:
+                record = waiting.wait_for_end(record.pk, wait,
+                                              queryset=JobRecord.objects.prefetch_related("attempt_set"))
+            except JobRecord.DoesNotExist:  # deleted while we waited
+                allowed = False
     if not allowed:
         return Status(404, {"error": "not_found", "message": f"no job {job_id}"})
     return Status(200, selectors.job_as_dict(record, request.build_absolute_uri))

@@ -4,13 +4,15 @@
   helpers; jobdesk reads and cleans them directly (the reconciler, staff services, queue figures).
 - ``job_states``: where each of a set of jobs is in RQ right now, read in one atomic snapshot.
 - ``forget``: remove every trace RQ holds of a job (queue, intermediate list, registries, hash).
-- ``Job`` and ``WorkerOverrides``: the private RQ methods jobdesk's workers override (jobs.worker
-  assembles them into the worker classes ``rqworker`` runs).
+- ``Job``, ``WorkerOverrides`` and ``SchedulerOverrides``: the private RQ (and rq-scheduler) methods
+  jobdesk's workers and scheduler override (jobs.worker assembles them into the classes ``rqworker`` and
+  ``rqscheduler`` run).
 
 Imports point one way: this module imports RQ, settings and ``jobs.connection``, nothing else of jobs.
 """
 
 import logging
+import signal
 import time
 from dataclasses import dataclass
 
@@ -466,3 +468,22 @@ class WorkerOverrides:
             remaining = job.timeout - self.current_job_working_time
             return int(min(remaining, self.job_monitoring_interval)) + settings.QUEUE_HEARTBEAT_GRACE
         return self.job_monitoring_interval + settings.QUEUE_HEARTBEAT_GRACE
+
+
+class SchedulerOverrides:
+    """rq-scheduler's private signal handler, made safe when Redis is away: its own ``stop`` records the
+    scheduler's death in Redis first, and a ``ConnectionError`` there escaped as "Redis is down" (the
+    scheduler then started again instead of stopping, or died with a traceback)."""
+
+    def _install_signal_handlers(self):
+        def stop(signum, frame):
+            self.log.info("Shutting down RQ scheduler...")
+            try:
+                self.register_death()
+                self.remove_lock()
+            except RedisError as exc:
+                self.log.warning("rqscheduler: stopping without marking its end in Redis (%s)", exc)
+            raise SystemExit()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)

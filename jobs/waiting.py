@@ -50,6 +50,32 @@ def channel(record_id) -> str:
     return f"{settings.QUEUE_NAMESPACE}:done:{record_id}"
 
 
+@contextmanager
+def wait_slot(caller: str, limit: int):
+    """Counts ``caller``'s waits under way (a Redis counter shared by every server process); yields
+    whether this one may wait: False when ``limit`` are under way already. Each wait holds a server
+    worker, so one caller must not hold them all. Redis away: yields True (the wait falls back anyway)."""
+    from redis.exceptions import RedisError
+
+    key = f"{settings.QUEUE_NAMESPACE}:waits:{caller}"
+    conn = redis_connection()
+    try:
+        pipe = conn.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, 2 * 60)  # a process killed mid-wait leaves its count for two minutes at most
+        under_way = pipe.execute()[0]
+    except RedisError:
+        yield True
+        return
+    try:
+        yield under_way <= limit
+    finally:
+        try:
+            conn.decr(key)
+        except RedisError:
+            pass
+
+
 _local = threading.local()
 
 

@@ -33,7 +33,9 @@ except ImportError:  # pragma: no cover - rq-scheduler is a pinned dependency
 
 from jobs import runner  # noqa: F401  (imported once here, before the worker forks, not in every job)
 from jobs.persistent_worker import PersistentWorker  # noqa: F401  (selectable by --worker-class)
-from jobs.rq_internals import REDIS_DOWN, Backoff, Job, RefusedJob, WorkerOverrides  # noqa: F401  (RefusedJob: re-exported)
+from jobs.rq_internals import (  # noqa: F401  (RefusedJob: re-exported)
+    REDIS_DOWN, Backoff, Job, RefusedJob, SchedulerOverrides, WorkerOverrides,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ class SimpleWorker(WorkerOverrides, RQSimpleWorker):
 
 if DjangoScheduler is not None:
 
-    class Scheduler(DjangoScheduler):
+    class Scheduler(SchedulerOverrides, DjangoScheduler):
         """``manage.py rqscheduler``: JSON jobs, and the relay and reconciler on every tick.
 
         Ticks come every ``JOBS_SYSTEM_INTERVAL`` seconds at most. Two schedulers share one lock

@@ -83,7 +83,13 @@ def _parse(url: str):
         raise OutboundRefused("the URL has no host")
     if parts.username or parts.password:
         raise OutboundRefused("the URL may not carry a user name or password")
-    return parts, port or (443 if parts.scheme == "https" else 80)
+    if port == 0:
+        raise OutboundRefused("the URL's port must be 1-65535")
+    try:
+        parts.hostname.encode("idna")  # what the resolver will do with it; a label it cannot encode
+    except UnicodeError:
+        raise OutboundRefused("the URL's host is not a valid internet name") from None
+    return parts, port if port is not None else (443 if parts.scheme == "https" else 80)
 
 
 def resolve(url: str) -> list[str]:

@@ -52,11 +52,13 @@ def subscriptions(request):
         return _error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
         body = json.loads(request.body or b"null")
+        unstorable = unstorable_text(body, "") if isinstance(body, dict) else None
     except ValueError:
         return _error(400, "invalid_json", "the body is not JSON")
+    except RecursionError:
+        return _error(400, "invalid_json", "the body is nested too deeply")
     if not isinstance(body, dict):
         return _error(400, "invalid", "send a JSON object", field="endpoint")
-    unstorable = unstorable_text(body, "")
     if unstorable is not None:
         return _error(400, "invalid", unstorable_message(unstorable), field=unstorable or "body")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}

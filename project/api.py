@@ -36,10 +36,22 @@ def job_error(request, exc: JobError):
     return api.create_response(request, exc.as_dict(), status=status)
 
 
+# Where ninja found a value (body, query, path) and the views' parameter names: not part of a field's name.
+NOT_FIELDS = ("body", "query", "path", "payload_in", "export_in")
+
+
+def _field_name(loc):
+    """``["query", "wait"]`` → ``wait``; ``["body", "payload_in", "backoff", "base"]`` → ``backoff.base``."""
+    parts = list(loc)
+    while parts and parts[0] in NOT_FIELDS:
+        parts.pop(0)
+    return ".".join(str(p) for p in parts)
+
+
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
     errors = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "payload_in", "export_in")),
+        {"field": _field_name(e.get("loc", ())),
          "message": e.get("msg", "")}
         for e in exc.errors
     ]

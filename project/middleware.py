@@ -113,9 +113,11 @@ def unstorable_text_refusal(body):
     endpoint at once; None when the body is not JSON (the endpoint says so) or all its text is fine."""
     try:
         data = json.loads(body)
+        field = unstorable_text(data, "")
     except ValueError:
         return None
-    field = unstorable_text(data, "")
+    except RecursionError:
+        return json_error(400, "bad_request", "the JSON body is nested too deeply")
     if field is None:
         return None
     field, message = field or "body", unstorable_message(field)

@@ -47,7 +47,9 @@ def test_a_json_body_sent_as_another_media_type_is_415(callers, content_type):
 @pytest.mark.parametrize("raw", [
     b'{"job_type": "test.sleep\xff\xfe", "payload": {}}', b"\xc3\x28\xa0\xa1", b"{not json", b"<xml/>", b"[1, 2",
     b"\x00" * 64, b"[" * 50_000,
-], ids=["invalid-utf8-in-json", "invalid-utf8", "broken-json", "xml", "truncated", "nul-bytes", "deep-nesting"])
+    b'{"job_type": "test.sleep", "payload": {"marker": "\\u0000", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}}",
+], ids=["invalid-utf8-in-json", "invalid-utf8", "broken-json", "xml", "truncated", "nul-bytes", "deep-nesting",
+        "deep-nesting-beside-a-nul"])
 def test_a_body_that_is_not_json_is_a_4xx_json_answer(callers, raw):
     for path, user, _body in callers:
         assert_4xx_json(client_for(user).post(path, data=raw, content_type="application/json"))

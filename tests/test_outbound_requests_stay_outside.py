@@ -29,6 +29,9 @@ from notifications import outbound, signing
     ("ftp://example.com/hook", "https://"),
     ("http://user:pw@example.com/hook", "password"),
     ("http:///hook", "no host"),
+    ("https://example.com:0/hook", "port"),
+    ("https://" + "\u00fc" * 63 + ".com/hook", "not a valid internet name"),  # a label IDNA cannot encode
+    ("https://a\ue000.com/hook", "not a valid internet name"),
 ])
 def test_internal_addresses_and_bad_urls_are_refused_when_saved(url, problem, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = []

@@ -117,6 +117,9 @@ def test_bad_bodies_and_methods_answer_json(vapid, world):
     client, token = logged_in(world["member"])
     answer = client.post(URL, "{not json", content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_json"
+    deep = "[" * 1500 + "]" * 1500  # 3 KB, under the limit: deeper than the JSON reader goes (was a 500)
+    answer = client.post(URL, deep, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_json"
     answer = client.get(URL)
     assert answer.status_code == 405 and answer["Allow"] == "POST, DELETE"
 

@@ -55,3 +55,27 @@ def test_the_scheduler_rides_out_a_redis_restart(private_redis, start_worker, tm
         scheduler.terminate()
         scheduler.wait(10)
         log.close()
+
+
+def test_the_scheduler_stops_on_sigterm_while_redis_is_away(private_redis, tmp_path):
+    """Stopping it must not wait for Redis: its stop handler's own Redis write failed and was taken for
+    "Redis is down", so it started again (or died with a traceback) instead of stopping."""
+    log_path = tmp_path / "scheduler.log"
+    with open(log_path, "wb") as log:
+        scheduler = subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), "rqscheduler", "--queue", "jdtest.default"],
+            cwd=BASE_DIR, env=service_env(JOBS_SYSTEM_INTERVAL=1), stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: b"Registering birth" in log_path.read_bytes() or scheduler.poll() is not None,
+                     timeout=30, message="the scheduler to start")
+            private_redis.stop()
+            time.sleep(2)  # it notices: "Redis unavailable, starting again in …"
+            scheduler.terminate()
+            assert scheduler.wait(10) == 0
+        finally:
+            if scheduler.poll() is None:
+                scheduler.kill()
+                scheduler.wait(10)
+    output = log_path.read_text()
+    assert "Shutting down RQ scheduler" in output and "Traceback" not in output, output[-3000:]

@@ -17,7 +17,8 @@ from tests.notifications_fixtures import requests_to
 pytestmark = pytest.mark.django_db
 
 INTERNAL = ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://[::1]/hook", "http://10.0.0.5/hook",
-            "http://169.254.169.254/latest/meta-data", "http://[fe80::1]/hook"]
+            "http://169.254.169.254/latest/meta-data", "http://[fe80::1]/hook",
+            "https://" + "\u00fc" * 63 + ".com/hook"]  # not internal, but no resolver can take it (was a 500)
 
 
 def logged_in(user):
