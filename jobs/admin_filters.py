@@ -7,6 +7,8 @@ declared job types) and count at most ``COUNT_CAP`` rows.
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.utils.functional import cached_property
 
@@ -15,11 +17,17 @@ from project.models import Guild
 
 
 class _ExactFilter(admin.SimpleListFilter):
+    """A value the field cannot hold (``?guild=abc``) is refused as Django's own filters refuse one: the
+    changelist answers with its error view (``?e=1``), never a 500."""
+
     field = None
 
     def queryset(self, request, queryset):
         value = self.value()
-        return queryset.filter(**{self.field: value}) if value else queryset
+        try:
+            return queryset.filter(**{self.field: value}) if value else queryset
+        except (ValueError, ValidationError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
 
 
 class QueueFilter(_ExactFilter):

@@ -9,6 +9,25 @@ from jobs.admin_display import job_link
 from jobs.models import Schedule
 
 
+class PayloadField(forms.JSONField):
+    """Django's JSON form field, but JSON that Python's parser gives up on (nested thousands deep: a
+    ``RecursionError``; a number of more than 4,300 digits: a ``ValueError``) is a form error, not a 500."""
+
+    unreadable = "Enter a valid JSON: this nests too deeply or holds a number too long to read."
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except (RecursionError, ValueError):  # a JSONDecodeError is already a ValidationError here
+            raise forms.ValidationError(self.unreadable, code="invalid")
+
+    def bound_data(self, data, initial):  # the form shown again with what was typed
+        try:
+            return super().bound_data(data, initial)
+        except (RecursionError, ValueError):
+            return forms.fields.InvalidJSONInput(data)
+
+
 class ScheduleForm(forms.ModelForm):
     """A schedule runs its job type as no one in particular, so staff may schedule only the types they may
     enqueue by hand (``registry.enqueueable_by``): others are not offered, and one posted anyway is a
@@ -22,6 +41,7 @@ class ScheduleForm(forms.ModelForm):
     class Meta:
         model = Schedule
         fields = ["name", "job_type", "payload", "cron", "interval_seconds", "timezone", "enabled"]
+        field_classes = {"payload": PayloadField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,7 +4,7 @@ import zoneinfo
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +13,7 @@ from jobs import registry
 from jobs.enqueue import enqueue, refuse_unknown_fields, validate_payload
 from jobs.errors import JobError
 from jobs.models import Schedule
+from project.models import time_zone_names
 
 
 def schedule_validate(schedule: Schedule):
@@ -32,10 +33,13 @@ def schedule_validate(schedule: Schedule):
         errors["cron"] = f"{schedule.cron!r} is not a valid cron expression"
     elif schedule.cron and len(schedule.cron.split()) != 5:
         errors["cron"] = "use the five-field form: minute hour day month weekday"
-    try:
-        zoneinfo.ZoneInfo(schedule.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    if schedule.timezone not in time_zone_names():  # ZoneInfo("Europe") raises IsADirectoryError, not NotFound
         errors["timezone"] = f"unknown time zone {schedule.timezone!r}"
+    elif schedule.cron and "cron" not in errors:
+        try:
+            next_run(schedule, timezone.now())
+        except CroniterBadDateError:  # valid fields, no such date: 30 February
+            errors["cron"] = f"this cron expression never fires: {schedule.cron!r} names no date that exists"
     if errors:
         raise ValidationError(errors)
 

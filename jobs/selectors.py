@@ -40,8 +40,38 @@ def search_jobs(queryset, term):
     return queryset.filter(condition)
 
 
+# What a filter wants, said when its value is refused.
+_WANTED = {"guild": "a guild id (a number)", "created_at__gte": "a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)",
+           "created_at__lt": "a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)"}
+
+
+def jobs_filter_problems(filters: dict) -> dict:
+    """``{parameter: what is wrong}`` for each filter whose value its field cannot hold (``guild=abc``,
+    ``created_at__gte=2024-02-30``); empty when ``jobs_matching`` can use them all. Pages check this
+    before counting or enqueueing a bulk action, so that a bad value is named to the staff member
+    instead of failing a request or a job."""
+    from django.core.exceptions import ValidationError
+
+    problems = {}
+    for name, lookup in FILTERS.items():
+        value = filters.get(name)
+        if value in (None, ""):
+            continue
+        try:
+            JobRecord.objects.filter(**{lookup: value})  # builds the condition only: no query
+        except (ValueError, TypeError, ValidationError):
+            problems[name] = f"{name}={str(value)[:60]!r} is not {_WANTED.get(name, 'a usable value')}"
+    return problems
+
+
 def jobs_matching(filters: dict):
-    """The jobs a changelist shows for these parameters (unknown ones are ignored), newest first."""
+    """The jobs a changelist shows for these parameters (unknown ones are ignored), newest first.
+    ``JobError`` naming the filter for a value its field cannot hold (``jobs_filter_problems``)."""
+    from jobs.errors import JobError
+
+    problems = jobs_filter_problems(filters)
+    if problems:
+        raise JobError("; ".join(problems.values()), field=next(iter(problems)))
     queryset = JobRecord.objects.all()
     for name, lookup in FILTERS.items():
         if filters.get(name) not in (None, ""):

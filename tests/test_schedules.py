@@ -32,6 +32,10 @@ def make(**kwargs):
     ({"payload": {"marker": "s", "secondz": 2}}, "payload"),  # a typo is refused, not run with the default
     ({"job_type": "no.such.type"}, "job_type"),
     ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"timezone": "Europe"}, "timezone"),  # a folder of the zone database, not a zone
+    ({"timezone": "America/Argentina"}, "timezone"),
+    ({"cron": "0 0 30 2 *"}, "cron"),  # valid fields, but no such day: it would never fire
+    ({"cron": "0 0 31 4 *"}, "cron"),
 ])
 def test_a_schedule_that_could_not_run_is_refused_naming_the_field(kwargs, field):
     with pytest.raises(ValidationError) as caught:
@@ -47,6 +51,26 @@ def test_the_messages_say_what_to_give():
     with pytest.raises(ValidationError) as caught:
         make(payload={"marker": "s", "secondz": 2})
     assert "payload.secondz: unknown field" in caught.value.message_dict["payload"][0]
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("timezone", "Europe", "unknown time zone"),
+    ("timezone", "America/Argentina", "unknown time zone"),
+    ("cron", "0 0 30 2 *", "never fires"),
+    ("cron", "0 0 31 4 *", "never fires"),
+    ("payload", "[" * 5000 + "]" * 5000, "JSON"),
+    ("payload", '{"marker": "m", "seconds": ' + "9" * 5000 + "}", "JSON"),
+], ids=["zone-folder", "zone-subfolder", "feb-30", "apr-31", "nested-5000", "int-5000-digits"])
+def test_the_schedule_form_shows_an_unusable_value_as_an_error_on_its_field(client, django_user_model, field, value,
+                                                                           said):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-1"))
+    data = {"name": "bad", "job_type": "test.sleep", "payload": '{"marker": "m", "seconds": 0}',
+            "cron": "*/5 * * * *", "interval_seconds": "", "timezone": "UTC", "enabled": "on", field: value}
+    response = client.post("/admin/jobs/schedule/add/", data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field] and said in errors[field][0]
+    assert not Schedule.objects.exists()
 
 
 def test_run_now_enqueues_the_job_at_once_and_keeps_the_next_run(client):

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -90,13 +91,22 @@ def live_cell(record, field, oob=False):
 class LiveRowsView(_AdminPage):
     """GET ``?ids=<id>,<id>…`` (the rows a list page shows, at most ``MAX_IDS``) and the list's own filter
     parameters with ``since`` (when the page was drawn): the rows' live cells, out of band, and a note of
-    how many newer jobs match the filter."""
+    how many newer jobs match the filter. A ``since`` that is no possible time, or a filter value that cannot
+    select jobs (``jobs_filter_problems``), is a 400."""
 
     template = "admin/jobs/jobrecord/_live_rows.html"
 
     def get(self, request):
         if not self.model_admin.has_view_permission(request):
             raise PermissionDenied
+        filters = selectors.bulk_filters(request.GET)
+        try:
+            since = parse_datetime(request.GET.get("since", ""))  # ValueError for 2024-02-30T00:00:00
+        except ValueError:
+            return HttpResponseBadRequest("since is not a possible date and time.")
+        problems = selectors.jobs_filter_problems(filters)
+        if problems:
+            return HttpResponseBadRequest("; ".join(problems.values()))
         ids = []
         for value in request.GET.get("ids", "").split(",")[:MAX_IDS]:
             try:
@@ -106,9 +116,9 @@ class LiveRowsView(_AdminPage):
         records = selectors.jobs_with_attempt_times(ids)
         cells = format_html_join("", "{}", ((live_cell(record, field, oob=True),) for record in records
                                             for field in ("status", "attempts", "duration")))
-        since, newer = parse_datetime(request.GET.get("since", "")), 0
+        newer = 0
         if since is not None and request.GET.get("p", "1") in ("", "1", "0"):
-            newer = selectors.newer_jobs_count(selectors.bulk_filters(request.GET), since, NEWER_CAP)
+            newer = selectors.newer_jobs_count(filters, since, NEWER_CAP)
         return TemplateResponse(request, self.template, {
             "cells": cells, "newer": newer, "newer_capped": newer >= NEWER_CAP,
             "refresh": settings.ADMIN_REFRESH_SECONDS, "now": timezone.now(),
