@@ -68,14 +68,30 @@ def refuse_unknown_fields(job_type, payload, prefix="payload"):
                        field=f"{prefix}.{unknown[0]}", code="invalid_payload")
 
 
+# The longest ``delay`` accepted: the API's ``EnqueueIn.delay`` bound (30 days), so that code and the doors
+# people come through agree. Later work is a schedule's or an explicit ``run_at``'s.
+MAX_DELAY = timedelta(days=30)
+
+
 def _run_at(delay, run_at, now):
+    """When a job given ``delay`` (seconds or a timedelta) or ``run_at`` may run; None: at once.
+
+    A delay must be a finite number of seconds (or a timedelta) from 0 to ``MAX_DELAY``: ``inf``, ``nan``,
+    a bool or 1e12 s is a ``JobError`` naming ``delay``, never an OverflowError from the date arithmetic."""
     if delay is not None and run_at is not None:
         raise JobError("give delay or run_at, not both", field="run_at", code="invalid_schedule")
     if delay is not None:
-        if isinstance(delay, (int, float)):
+        limit = int(MAX_DELAY.total_seconds())
+        refused = JobError(f"delay must be a number of seconds from 0 to {limit} (30 days)",
+                           field="delay", code="invalid_schedule")
+        if isinstance(delay, bool) or not isinstance(delay, (int, float, timedelta)):
+            raise refused
+        if not isinstance(delay, timedelta):
+            if not 0 <= delay <= limit:  # False for nan too; an int is compared exactly, however large
+                raise refused
             delay = timedelta(seconds=delay)
-        if not isinstance(delay, timedelta) or delay < timedelta(0):
-            raise JobError("delay must be a non-negative number of seconds or a timedelta", field="delay")
+        if not timedelta(0) <= delay <= MAX_DELAY:
+            raise refused
         return now + delay if delay else None
     if run_at is not None:
         if not isinstance(run_at, datetime) or timezone.is_naive(run_at):
@@ -165,6 +181,9 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
     ``priority`` is ``"high"``, ``"default"``, ``"low"`` or a BullMQ-style number (1-3 high, 4-7
     default, 8 and above low; 0 default). For a ``unique`` type, the record holding the key is returned
     when there is one (``record.created is False``) and nothing is written.
+
+    ``delay`` is seconds (or a timedelta) from 0 to ``MAX_DELAY``, 30 days, as the API takes it; ``run_at``
+    an aware datetime.
 
     ``job_id`` (a UUID) names the record when the caller must point at it before it exists, e.g. from a
     row it inserts first in the same transaction (foreign keys are checked at commit).

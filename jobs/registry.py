@@ -134,11 +134,27 @@ def check_may_enqueue(name: str, user) -> JobType:
 
 
 def autodiscover():
-    """Import every installed app's ``tasks`` module, then those named in JOBS_TASK_MODULES."""
+    """Import every installed app's ``tasks`` module, then those named in JOBS_TASK_MODULES.
+
+    A name in JOBS_TASK_MODULES that is not a dotted module path, or a module that does not exist, stops
+    start-up with an ``ImproperlyConfigured`` naming the setting and the module. A module that exists but
+    fails to import (one of *its* imports is missing, say) raises its own error, traceback and all: that is
+    a bug in the module, not a setting to fix."""
+    import re
     from importlib import import_module
 
+    from django.core.exceptions import ImproperlyConfigured
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("tasks")
     for module in getattr(settings, "JOBS_TASK_MODULES", ()):
-        import_module(module)
+        module = module.strip()
+        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module):
+            raise ImproperlyConfigured(f"JOBS_TASK_MODULES: {module!r} is not a dotted module path (like myapp.jobs)")
+        try:
+            import_module(module)
+        except ModuleNotFoundError as exc:
+            # Missing is the module itself or a package on its path ("no" of "no.such"), not something it imports.
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
+                raise
+            raise ImproperlyConfigured(f"JOBS_TASK_MODULES: no module named {module!r}") from None

@@ -6,6 +6,9 @@ reported once, when it is dead, with its own exception (``report_dead_job``, cal
 attempt that will be retried raises nothing to RQ (the runner hands RQ a ``Retry``); the ``JobDied`` it
 raises to RQ for a dead job, and the log lines that retell the failure (the runner's "is dead", RQ's
 traceback), are not sent again.
+
+A DSN Sentry cannot read stops start-up with an ``ImproperlyConfigured`` naming SENTRY_DSN (sentry-sdk's own
+``BadDsn`` names no variable); the DSN itself is not echoed, it holds the project's key.
 """
 
 import sys
@@ -40,12 +43,18 @@ def init_sentry(dsn, *, debug=False):
     from sentry_sdk.integrations.logging import ignore_logger
     from sentry_sdk.integrations.rq import RqIntegration
 
-    sentry_sdk.init(
-        dsn=dsn,
-        integrations=[DjangoIntegration(), RqIntegration()],
-        send_default_pii=False,
-        environment="development" if debug else "production",
-        before_send=tag_with_context,
-    )
+    from django.core.exceptions import ImproperlyConfigured
+    from sentry_sdk.utils import BadDsn
+
+    try:
+        sentry_sdk.init(
+            dsn=dsn,
+            integrations=[DjangoIntegration(), RqIntegration()],
+            send_default_pii=False,
+            environment="development" if debug else "production",
+            before_send=tag_with_context,
+        )
+    except BadDsn as exc:
+        raise ImproperlyConfigured(f"SENTRY_DSN: not a Sentry DSN like https://<key>@<host>/<project> ({exc})") from None
     for logger in ("rq.worker", "jobs.runner"):
         ignore_logger(logger)

@@ -5,8 +5,10 @@ an ``ImproperlyConfigured`` naming it, so a typo in a deployment fails loudly in
 default nobody chose.
 """
 
+import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import environ
@@ -23,6 +25,31 @@ def _read(name, cast, default):
         return cast(name, default=default)
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(f"{name}: invalid value {os.environ.get(name)!r} ({exc})") from exc
+
+
+def _number(name, default):
+    """A float setting, finite. Python's ``float`` reads it first so that ``nan`` and ``inf`` are refused
+    naming the value given (django-environ strips their letters and reports "could not convert string to
+    float: ''"); what only django-environ reads (``1,5``) is still read as before."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = env.float(name)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name}: must be a finite number, got {raw!r}")
+    return value
+
+
+def _scheme(url):
+    """The part of ``url`` before "://" (empty without one): what an error about a URL shows of it, never the
+    rest, which may hold a password."""
+    return url.partition("://")[0] if "://" in url else ""
 
 
 def _strict_bool(name, default):
@@ -109,10 +136,18 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL in production and tests, SQLite for `make run` -----------------------------
+_DATABASE_URL_FORM = "postgres://user:password@host:5432/name or sqlite:///path/to/file.sqlite3"
 try:
-    DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'jobdesk.sqlite3'}")}
+    with warnings.catch_warnings():  # django-environ's "Engine not recognized" warning prints the password
+        warnings.simplefilter("ignore")
+        DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'jobdesk.sqlite3'}")}
 except (ValueError, KeyError) as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL: invalid value ({exc})") from exc
+    raise ImproperlyConfigured(f"DATABASE_URL: invalid value ({exc}); expected {_DATABASE_URL_FORM}") from exc
+# An unknown scheme ("garbage", "postgress://") leaves no engine, or the bare scheme as one: named here,
+# not as a KeyError 'ENGINE' or a backend import error later. The URL is not echoed (it holds a password).
+if "." not in DATABASES["default"].get("ENGINE", ""):
+    raise ImproperlyConfigured(f"DATABASE_URL: not a database URL (scheme {_scheme(env.str('DATABASE_URL'))!r}); "
+                               f"expected {_DATABASE_URL_FORM}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and scheduler write at once: WAL and immediate transactions avoid "locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -151,13 +186,36 @@ STORAGES = {
 }
 
 # --- Queues -----------------------------------------------------------------------------------------
-QUEUE_REDIS_URL = env.str("QUEUE_REDIS_URL", default="") or env.str("REDIS_URL", default="")
-if not QUEUE_REDIS_URL:
-    raise ImproperlyConfigured(
-        "QUEUE_REDIS_URL: not set (nor REDIS_URL). `make run` starts a private Redis and sets it for you."
-    )
-if not re.match(r"^(redis|rediss|unix)://", QUEUE_REDIS_URL):
-    raise ImproperlyConfigured(f"QUEUE_REDIS_URL: must start with redis://, rediss:// or unix://, got {QUEUE_REDIS_URL!r}")
+def _redis_url():
+    """QUEUE_REDIS_URL, else REDIS_URL, checked: an error names the variable it came from.
+
+    redis-py reads some typos without a word: ``redis://host:6379/notadb`` is database 0, and a port that is
+    not a number fails only at the first connection. Both stop start-up here. ``unix://`` URLs take their
+    database as ``?db=`` (``make run`` uses ``unix://…/redis.sock?db=0``)."""
+    from urllib.parse import unquote, urlparse
+
+    from redis.connection import parse_url
+
+    name = "QUEUE_REDIS_URL" if env.str("QUEUE_REDIS_URL", default="") else "REDIS_URL"
+    url = env.str(name, default="")
+    if not url:
+        raise ImproperlyConfigured(
+            "QUEUE_REDIS_URL: not set (nor REDIS_URL). `make run` starts a private Redis and sets it for you."
+        )
+    if not re.match(r"^(redis|rediss|unix)://", url):
+        raise ImproperlyConfigured(f"{name}: must start with redis://, rediss:// or unix://, got scheme {_scheme(url)!r}")
+    try:
+        parse_url(url)  # the port, and query arguments such as ?db= and ?socket_timeout=
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    parts = urlparse(url)
+    if parts.scheme != "unix" and not re.fullmatch(r"/?|/[0-9]+/?", unquote(parts.path)):
+        raise ImproperlyConfigured(
+            f"{name}: the database must be a whole number (redis://host:6379/0), got {unquote(parts.path).strip('/')!r}")
+    return url
+
+
+QUEUE_REDIS_URL = _redis_url()
 
 QUEUE_NAMESPACE = env.str("QUEUE_NAMESPACE", default="jobdesk")
 if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", QUEUE_NAMESPACE):
@@ -181,7 +239,7 @@ QUEUE_FAILURE_TTL = _read("QUEUE_FAILURE_TTL", env.int, 24 * 3600)
 # counts as abandoned. The reconciler finds a dead worker's job within about their sum.
 QUEUE_JOB_HEARTBEAT = _positive_int("QUEUE_JOB_HEARTBEAT", 5)
 QUEUE_HEARTBEAT_GRACE = _positive_int("QUEUE_HEARTBEAT_GRACE", 10)
-JOBS_RELAY_GRACE = _read("JOBS_RELAY_GRACE", env.float, 5.0)
+JOBS_RELAY_GRACE = _number("JOBS_RELAY_GRACE", 5.0)
 JOBS_SYSTEM_INTERVAL = _positive_int("JOBS_SYSTEM_INTERVAL", 5)
 # The persistent worker's work process (jobs.persistent_worker) is replaced after this many jobs, or once
 # it holds more than this much memory.
@@ -207,7 +265,7 @@ if JOBS_KEEP_FAILED < 0:
 # The queues page's charts (jobs.rollups): seconds between aggregation passes (run by the scheduler's
 # tick), seconds an attempt's end is left to commit before it is counted, and days the rollup is kept.
 JOBS_ROLLUP_INTERVAL = _positive_int("JOBS_ROLLUP_INTERVAL", 60)
-JOBS_ROLLUP_LAG = _read("JOBS_ROLLUP_LAG", env.float, 10.0)
+JOBS_ROLLUP_LAG = _number("JOBS_ROLLUP_LAG", 10.0)
 if JOBS_ROLLUP_LAG < 0:
     raise ImproperlyConfigured(f"JOBS_ROLLUP_LAG: must be 0 or more, got {JOBS_ROLLUP_LAG}")
 JOBS_ROLLUP_KEEP_DAYS = _positive_int("JOBS_ROLLUP_KEEP_DAYS", 8)
@@ -285,20 +343,20 @@ def _networks(name):
 
 # Networks that user-given URLs may reach although they are internal: tests and `make run`'s demo peers only.
 OUTBOUND_ALLOWED_NETWORKS = _networks("OUTBOUND_ALLOWED_NETWORKS")
-OUTBOUND_TIMEOUT = _read("OUTBOUND_TIMEOUT", env.float, 10.0)
+OUTBOUND_TIMEOUT = _number("OUTBOUND_TIMEOUT", 10.0)
 if not 0 < OUTBOUND_TIMEOUT <= 300:
     raise ImproperlyConfigured(f"OUTBOUND_TIMEOUT: must be between 0 and 300 seconds, got {OUTBOUND_TIMEOUT}")
 
 # --- Branding -----------------------------------------------------------------------------------------
 # Seconds a shard has to answer one apply request (connect and each read); then the attempt failed.
-BRANDING_SHARD_TIMEOUT = _read("BRANDING_SHARD_TIMEOUT", env.float, 10.0)
+BRANDING_SHARD_TIMEOUT = _number("BRANDING_SHARD_TIMEOUT", 10.0)
 if not 0 < BRANDING_SHARD_TIMEOUT <= 120:
     raise ImproperlyConfigured(f"BRANDING_SHARD_TIMEOUT: must be between 0 and 120 seconds, got {BRANDING_SHARD_TIMEOUT}")
 # Attempts per shard and fan-out, and the first retry's delay in seconds (doubled each time, capped at 10 minutes).
 BRANDING_MAX_ATTEMPTS = _positive_int("BRANDING_MAX_ATTEMPTS", 5)
 if BRANDING_MAX_ATTEMPTS > 50:
     raise ImproperlyConfigured(f"BRANDING_MAX_ATTEMPTS: must be at most 50, got {BRANDING_MAX_ATTEMPTS}")
-BRANDING_RETRY_DELAY = _read("BRANDING_RETRY_DELAY", env.float, 5.0)
+BRANDING_RETRY_DELAY = _number("BRANDING_RETRY_DELAY", 5.0)
 if not 0 < BRANDING_RETRY_DELAY <= 3600:
     raise ImproperlyConfigured(f"BRANDING_RETRY_DELAY: must be between 0 and 3600 seconds, got {BRANDING_RETRY_DELAY}")
 
@@ -413,6 +471,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "rq.worker": {"level": "WARNING"},
+        # RQ's own retry lines count its transport retries ("999999 remaining"); the runner logs each retry
+        # with the ledger's attempt numbers.
+        "rq.job": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
         # rq-scheduler gives this logger a handler of its own unless it has one: each line was printed twice.
         "rq_scheduler.scheduler": {"handlers": ["null"]},
@@ -423,7 +484,7 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
     from project.sentry import init_sentry
 
-    init_sentry(SENTRY_DSN, debug=DEBUG)
+    init_sentry(SENTRY_DSN, debug=DEBUG)  # a DSN Sentry cannot read is an ImproperlyConfigured naming SENTRY_DSN
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "panel:guilds"

@@ -1,8 +1,11 @@
-"""Create an API token for a guild and print it (once: only its hash is stored)."""
+"""Create an API token for a guild and print it (once: only its hash is stored).
+
+A name longer than the column holds is refused with a ``CommandError`` naming the limit (one line, a
+non-zero exit), not a database error's traceback."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from project.models import Guild
+from project.models import Guild, GuildApiToken
 from project.tenancy import api_token_create
 
 
@@ -17,8 +20,12 @@ class Command(BaseCommand):
         found = Guild.objects.filter(slug=guild).first()
         if found is None:
             raise CommandError(f"no guild with slug {guild!r}")
-        if not name.strip():
+        name = name.strip()
+        if not name:
             raise CommandError("give the token a name")
-        token, plain = api_token_create(guild=found, name=name.strip())
+        limit = GuildApiToken._meta.get_field("name").max_length
+        if len(name) > limit:
+            raise CommandError(f"name: at most {limit} characters, got {len(name)}")
+        token, plain = api_token_create(guild=found, name=name)
         self.stdout.write(plain)
         self.stderr.write(f"token {token.prefix}… for {found.name}: keep it now, it cannot be shown again")
