@@ -15,6 +15,7 @@ Run as ``python -m project.demo_peers <port>``; it imports nothing of Django.
 
 import json
 import os
+import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,7 +110,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    """Serves until Ctrl-C or SIGTERM (make run stopping), then exits 0 without a traceback."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

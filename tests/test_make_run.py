@@ -1,10 +1,13 @@
 """``make run`` on embedded defaults: SQLite, a private Redis, demo data, a printed admin login that
-works, demo jobs that run, and Ctrl-C stopping everything."""
+works (once the web server answers), demo jobs that run, ``var/env`` for manage.py in another shell, and
+Ctrl-C stopping everything, during start-up too. A second make run on the same ``var/`` and a bad or busy
+``PORT`` are refused before anything starts."""
 
 import http.cookiejar
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -22,17 +26,22 @@ STRIPPED = ("DATABASE_URL", "REDIS_URL", "QUEUE_REDIS_URL", "QUEUE_NAMESPACE", "
             "SECRET_KEY", "SECURE_SSL_REDIRECT", "DJANGO_SETTINGS_MODULE")
 
 
+def make_run_env(var_dir, port):
+    env = {k: v for k, v in os.environ.items() if k not in STRIPPED}
+    env.update(JOBDESK_VAR_DIR=str(var_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+    return env
+
+
 @pytest.fixture
 def make_run(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in STRIPPED}
-    env.update(JOBDESK_VAR_DIR=str(tmp_path), PORT=str(port), PYTHONUNBUFFERED="1")
+    var_dir = tmp_path / "var"
     log = open(tmp_path / "make-run.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "project.devrun"], cwd=BASE_DIR, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    yield proc, port, tmp_path, log
+    proc = subprocess.Popen([sys.executable, "-m", "project.devrun"], cwd=BASE_DIR, env=make_run_env(var_dir, port),
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    yield proc, port, var_dir, log
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # make run's children die with it (redis-server included)
         proc.wait(10)
     log.close()
 
@@ -68,7 +77,25 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_run):
     assert (var_dir / "redis" / "redis.sock").exists(), "a private Redis on a Unix socket"
 
     base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _answers(f"{base}/healthz"), timeout=30, message="the web server")
+    assert _answers(f"{base}/healthz"), "the banner waits for the web server"
+
+    # A second make run on the same var/ refuses at once and leaves the first one's Redis and server alone.
+    second = subprocess.run([sys.executable, "-m", "project.devrun"], cwd=BASE_DIR, capture_output=True, text=True,
+                            env=make_run_env(var_dir, free_port()), timeout=30)
+    assert second.returncode != 0
+    assert f"make run: already running from {var_dir} (pid {proc.pid})" in second.stderr
+    assert "private Redis" not in second.stdout
+    assert (var_dir / "redis" / "redis.sock").exists() and _answers(f"{base}/healthz")
+
+    # Another shell: var/env gives manage.py make run's settings (no venv on PATH, nothing else set).
+    env_file = var_dir / "env"
+    assert f"export SITE_URL=http://127.0.0.1:{port}\n" in env_file.read_text()
+    assert f". {env_file} && " in output(log)
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    status = subprocess.run(["bash", "-c", f". {env_file} && {sys.executable} manage.py jobs_status"], cwd=BASE_DIR,
+                            env=bare, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.split()[:2] == ["queue", "waiting"] and "jobdesk.default" in status.stdout
     opener = log_in(base, username, password)
     jobs_page = opener.open(f"{base}/admin/jobs/jobrecord/").read().decode()
     assert "demo.flaky_webhook" in jobs_page and "Log out" in jobs_page
@@ -100,6 +127,48 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_run):
     time.sleep(0.5)
     assert not (var_dir / "redis" / "redis.sock").exists(), "the private Redis stopped too"
     assert not _answers(f"{base}/healthz")
+    assert not env_file.exists()
+    assert "KeyboardInterrupt" not in output(log), "the demo peers (and the rest) stop quietly"
+    assert not _left_behind(proc.pid, var_dir)
+
+
+def test_a_bad_or_busy_port_is_refused_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for value, message in ((port, f"make run: port {port} is in use; set PORT=<another>"),
+                               ("abc", "make run: PORT must be a port number (1-65535), got 'abc'")):
+            var_dir = tmp_path / str(value)
+            run = subprocess.run([sys.executable, "-m", "project.devrun"], cwd=BASE_DIR, capture_output=True,
+                                 text=True, env=make_run_env(var_dir, value), timeout=30)
+            assert run.returncode != 0 and message in run.stderr
+            assert "jobdesk is running" not in run.stdout
+            assert [p.name for p in var_dir.iterdir()] == ["make-run.lock"], "nothing started, nothing migrated"
+
+
+def test_ctrl_c_during_start_up_leaves_no_redis(make_run):
+    proc, port, var_dir, log = make_run
+    wait_for(lambda: "make run: private Redis at" in output(log), timeout=30, message="the private Redis")
+    os.killpg(proc.pid, signal.SIGINT)  # during the migration of a fresh database
+    assert proc.wait(30) == 0
+    assert "jobdesk is running" not in output(log)
+    assert not (var_dir / "redis" / "redis.sock").exists()
+    assert not _left_behind(proc.pid, var_dir)
+
+
+def _left_behind(pgid, var_dir):
+    """Processes of make run's group, or naming its var/ (redis-server runs in a session of its own)."""
+    time.sleep(0.5)
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (os.getpgid(int(entry.name)) == pgid
+                                         or str(var_dir).encode() in (entry / "cmdline").read_bytes()):
+                left.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ProcessLookupError):
+            pass
+    return left
 
 
 def _answers(url):

@@ -16,7 +16,8 @@ from project.models import Guild, Membership
 
 
 class Command(BaseCommand):
-    help = "Create the demo superuser (admin), a guild and a few jobs (only once)."
+    help = "Create the demo superuser (admin), a guild and a few jobs (only once); with --peers-url, point the "\
+           "demo shards and webhook at make run's demo peers and save the demo branding (at every run)."
 
     def add_arguments(self, parser):
         parser.add_argument("--password", required=True)
@@ -70,8 +71,8 @@ class Command(BaseCommand):
 
     def _peers(self, guild, admin, peers_url, webhook_secret_file):
         """Two shards and a webhook endpoint at make run's demo peers (their port changes at every run),
-        and, the first time, a branding save: its fan-out reaches both shards, then the webhook hears
-        "branding.applied"."""
+        and a branding save at every run, of the values the guild has (so that each start shows one): its
+        fan-out reaches both shards, then the webhook hears "branding.applied"."""
         import os
         from pathlib import Path
 
@@ -95,10 +96,12 @@ class Command(BaseCommand):
             secret_file.chmod(0o600)
         else:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=url, enabled=True, disabled_reason="")
-        if not GuildBranding.objects.filter(guild=guild).exists():
-            with transaction.atomic():
-                branding_save(guild=guild, user=admin, display_name="Demo bot", color="#5865F2",
-                              footer_text="sent by make run", icon_url="")
+        # Saved again with the values it has (the demo's the first time; yours once you changed them): a new
+        # version, one fan-out job, older unfinished fan-outs superseded; nothing piles up.
+        values = {"display_name": "Demo bot", "color": "#5865F2", "footer_text": "sent by make run", "icon_url": ""}
+        current = GuildBranding.objects.filter(guild=guild).values(*values).first()
+        with transaction.atomic():
+            branding_save(guild=guild, user=admin, **(current or values))
 
     def _push(self, guild, admin, peers_url, push_key_file):
         """A demo browser of the admin subscribed to push at the demo push service, and, the first time, a
