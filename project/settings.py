@@ -351,14 +351,14 @@ if not 0 < OUTBOUND_TIMEOUT <= 300:
 # Seconds a shard has to answer one apply request (connect and each read); then the attempt failed.
 BRANDING_SHARD_TIMEOUT = _number("BRANDING_SHARD_TIMEOUT", 10.0)
 if not 0 < BRANDING_SHARD_TIMEOUT <= 120:
-    raise ImproperlyConfigured(f"BRANDING_SHARD_TIMEOUT: must be between 0 and 120 seconds, got {BRANDING_SHARD_TIMEOUT}")
+    raise ImproperlyConfigured(f"BRANDING_SHARD_TIMEOUT: must be more than 0 and at most 120 seconds, got {BRANDING_SHARD_TIMEOUT}")
 # Attempts per shard and fan-out, and the first retry's delay in seconds (doubled each time, capped at 10 minutes).
 BRANDING_MAX_ATTEMPTS = _positive_int("BRANDING_MAX_ATTEMPTS", 5)
 if BRANDING_MAX_ATTEMPTS > 50:
     raise ImproperlyConfigured(f"BRANDING_MAX_ATTEMPTS: must be at most 50, got {BRANDING_MAX_ATTEMPTS}")
 BRANDING_RETRY_DELAY = _number("BRANDING_RETRY_DELAY", 5.0)
 if not 0 < BRANDING_RETRY_DELAY <= 3600:
-    raise ImproperlyConfigured(f"BRANDING_RETRY_DELAY: must be between 0 and 3600 seconds, got {BRANDING_RETRY_DELAY}")
+    raise ImproperlyConfigured(f"BRANDING_RETRY_DELAY: must be more than 0 and at most 3600 seconds, got {BRANDING_RETRY_DELAY}")
 
 # --- Notifications ------------------------------------------------------------------------------------
 # E-mail through Django's backend: EMAIL_URL (django-environ's email_url: smtp://user:pass@host:587,

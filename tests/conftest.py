@@ -44,6 +44,46 @@ def passwords_hash_once():
     base_user.make_password = models.make_password = original
 
 
+# Tables a transactional test's clean-up leaves as they are: Django's flush empties them and its
+# post_migrate signal then writes the same rows again.
+KEPT_TABLES = frozenset({"django_content_type", "auth_permission", "django_migrations"})
+
+
+def empty_tables(connection):
+    """Every table of the test database emptied in one transaction, as Django's flush leaves them after a
+    transactional test, but with DELETE rather than TRUNCATE (0.01 s against 0.5-0.75 s a test on this
+    machine: TRUNCATE makes new files for each of 37 tables, and flush then re-creates every content type
+    and permission). Triggers and foreign-key checks are off while it runs (``session_replication_role``),
+    so that the ledger's triggers write nothing about rows being removed and no order is needed."""
+    tables = [name for name in connection.introspection.django_table_names(only_existing=True, include_views=False)
+              if name not in KEPT_TABLES]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN; SET LOCAL session_replication_role = replica; "
+                       + "".join(f"DELETE FROM {quote(name)}; " for name in tables) + "COMMIT;")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def transactional_tests_end_with_empty_tables():
+    """Django's TransactionTestCase ends each test with ``flush``; here with ``empty_tables`` (same end
+    state, a fraction of the time: the suite has over a thousand transactional tests)."""
+    from django.db import connections
+    from django.test.testcases import TransactionTestCase
+
+    if connections["default"].vendor != "postgresql":
+        yield
+        return
+    original = TransactionTestCase._fixture_teardown
+
+    def _fixture_teardown(self):
+        for db_name in self._databases_names(include_mirrors=False):
+            empty_tables(connections[db_name])
+
+    TransactionTestCase._fixture_teardown = _fixture_teardown
+    yield
+    TransactionTestCase._fixture_teardown = original
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, message="condition", fail=True):
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds
     (or, with ``fail=False``, return the last falsy value for the caller to explain)."""
@@ -118,11 +158,12 @@ class WorkerProcess:
                 pass
         self.proc.wait(10)
 
-    def stop(self):
+    def stop(self, grace=15):
+        """SIGTERM (a warm shutdown: the current job may finish within ``grace`` seconds), then SIGKILL."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(15)
+                self.proc.wait(grace)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
@@ -152,8 +193,8 @@ def start_worker(tmp_path):
         return worker
 
     yield start
-    for worker in workers:
-        worker.stop()
+    for worker in workers:  # the test is over: a job still running (a 30 s sleep) need not finish
+        worker.stop(grace=2)
 
 
 def free_port():
