@@ -32,9 +32,8 @@ class ScheduleForm(forms.ModelForm):
     """A schedule runs its job type as no one in particular, so staff may schedule only the types they may
     enqueue by hand (``registry.enqueueable_by``): others are not offered, and one posted anyway is a
     form error on ``job_type``. A schedule that already runs a type the staff member may not enqueue (the
-    built-in rollup and retention: internal types) keeps that type and
-    its payload, shown but fixed (a retention's ``days`` is what it deletes); its timing and ``enabled``
-    stay editable."""
+    built-in rollup and retention: internal types) keeps that type and its payload, shown but fixed (a
+    retention's ``days`` is what it deletes); its timing and ``enabled`` stay editable."""
 
     user = None  # the staff member, set per request by ScheduleAdmin.get_form
 

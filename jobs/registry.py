@@ -71,8 +71,9 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
 
     ``enqueue_permission`` (``"app_label.codename"``) opens the type to people who hold it; without
     it the type is internal. ``acts_for_actor`` says the job checks its actor's rights when it runs (a
-    bulk action): whoever retries it becomes its actor, so that a retry never borrows another's rights. ``rate_limit`` (a ``RateLimit`` or ``"20/s"``, ``"10/m per guild"``) caps
-    how many start per window (``jobs.ratelimit``)."""
+    bulk action): whoever retries it becomes its actor, so that a retry never borrows another's rights.
+    ``rate_limit`` (a ``RateLimit`` or ``"20/s"``, ``"10/m per guild"``) caps how many start per window
+    (``jobs.ratelimit``)."""
     if queue not in settings.QUEUE_DOMAINS:
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
     if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
