@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from branding import services
 from branding.models import BotShard, FanOut, GuildBranding, ShardDelivery
 from jobs.errors import JobError
+from project.admin_secrets import RefusesLookupsOnSecrets
 
 
 class BotShardForm(forms.ModelForm):
@@ -40,8 +41,9 @@ class BotShardForm(forms.ModelForm):
 
 
 @admin.register(BotShard)
-class BotShardAdmin(admin.ModelAdmin):
+class BotShardAdmin(RefusesLookupsOnSecrets, admin.ModelAdmin):
     form = BotShardForm
+    secret_fields = ("signing_secret",)
     list_display = ["shard_id", "base_url", "enabled", "secret", "created_at"]
     list_filter = ["enabled"]
     readonly_fields = ["secret"]

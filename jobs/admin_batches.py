@@ -1,4 +1,7 @@
-"""Batches in the admin (``jobs.batches``): progress, members, callback job, "retry dead members"."""
+"""Batches in the admin (``jobs.batches``): progress, members, callback job, "retry dead members".
+
+A completed batch shows what its row keeps (every member ended; how they ended when it completed), not
+a count of the members still in the ledger: retention prunes members before it removes their batch."""
 
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, Subquery
@@ -42,12 +45,19 @@ class JobBatchAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     @admin.display(description="members ended")
     def progress(self, obj):
-        return f"{obj.ended}/{obj.total}"
+        # A completed batch's members had all ended, whether or not retention has pruned some since.
+        return f"{obj.total if obj.completed_at else obj.ended}/{obj.total}"
 
     @admin.display(description="members by status")
     def counts(self, obj):
-        found = batches.status_counts(obj.pk)
-        return format_html_join(", ", "{} {}", ((n, status_badge(status)) for status, n in sorted(found.items()))) or "-"
+        if obj.succeeded_count is not None:
+            # How the members had ended when the batch completed: kept on the batch, since members go.
+            found = [(getattr(obj, column), status) for column, status in batches.ENDED_COUNTS if getattr(obj, column)]
+            label = " (when the batch completed)"
+        else:
+            found, label = [(n, status) for status, n in sorted(batches.status_counts(obj.pk).items())], ""
+        listed = format_html_join(", ", "{} {}", ((n, status_badge(status)) for n, status in found))
+        return format_html("{}{}", listed, label) if listed else "-"
 
     @admin.display(description="members")
     def members_link(self, obj):
@@ -56,6 +66,8 @@ class JobBatchAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     @admin.display(description="callback job")
     def callback_link(self, obj):
+        if obj.completed_at and not obj.callback_id:
+            return "removed"
         return job_link(obj.callback_id)
 
     @admin.action(description="Retry the dead members of selected batches", permissions=["retry"])

@@ -21,6 +21,10 @@ What is promised:
 - The callback learns the outcome from the ledger: ``ctx.batch`` (``BatchOutcome``: id, total and the
   ids of the members that succeeded, died or were canceled), read when first used. A member a staff
   member retries after the batch completed runs again, but the callback does not.
+- The completing UPDATE also counts how the members ended (``succeeded_count``, ``dead_count``,
+  ``canceled_count``): the batch's outcome, which the admin shows once members are gone. Retention
+  (``jobs.retention``) keeps every member of a batch that has not completed, and removes a completed
+  batch in the pass that prunes the last of its members and its callback.
 
 Members of a ``unique`` type, and a unique callback, are refused: a member that is an existing record
 of another batch has no single batch to report to.
@@ -121,13 +125,22 @@ def enqueue_batch(jobs, *, on_complete, actor=None, guild=None, correlation_id=N
     return batch
 
 
+# The ended counts the completing UPDATE writes: column and the members' status it counts.
+ENDED_COUNTS = (("succeeded_count", Status.SUCCEEDED), ("dead_count", Status.DEAD), ("canceled_count", Status.CANCELED))
+
+
 def _complete_sql():
+    """The guarded UPDATE; its parameters: completed_at, callback_id, then the batch id and a status for
+    each of ``ENDED_COUNTS``, the batch id twice, and ``TERMINAL_STATUSES``. The counts are read in the
+    statement that checks that no member is open, so they add up to the members as that check saw them."""
     qn = connection.ops.quote_name
     terminal = ", ".join(["%s"] * len(TERMINAL_STATUSES))
+    members = f"FROM {qn(JobRecord._meta.db_table)} WHERE {qn('batch_id')} = %s AND {qn('status')}"
+    counts = "".join(f", {qn(column)} = (SELECT COUNT(*) {members} = %s)" for column, _ in ENDED_COUNTS)
     return (
-        f"UPDATE {qn(JobBatch._meta.db_table)} SET {qn('completed_at')} = %s, {qn('callback_id')} = %s "
-        f"WHERE {qn('id')} = %s AND {qn('completed_at')} IS NULL AND NOT EXISTS ("
-        f"SELECT 1 FROM {qn(JobRecord._meta.db_table)} WHERE {qn('batch_id')} = %s AND {qn('status')} NOT IN ({terminal}))"
+        f"UPDATE {qn(JobBatch._meta.db_table)} SET {qn('completed_at')} = %s, {qn('callback_id')} = %s{counts} "
+        f"WHERE {qn('id')} = %s AND {qn('completed_at')} IS NULL "
+        f"AND NOT EXISTS (SELECT 1 {members} NOT IN ({terminal}))"
     )
 
 
@@ -143,6 +156,7 @@ def complete(batch_id):
         with connection.cursor() as cursor:
             cursor.execute(_complete_sql(), [
                 db_value(JobBatch, "completed_at", timezone.now()), db_value(JobBatch, "callback", callback_id),
+                *(value for _, status in ENDED_COUNTS for value in (batch_id, status)),
                 batch_id, batch_id, *TERMINAL_STATUSES,
             ])
             if cursor.rowcount != 1:

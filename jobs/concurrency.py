@@ -2,15 +2,23 @@
 
 A job type declared with ``concurrency=<callable returning the limit>`` takes a slot for its guild before
 it is claimed; with every slot taken it goes back to RQ's scheduled registry for ``WAIT`` seconds and
-stays ``queued`` in the ledger, untouched. A slot expires on its own after the job's timeout, so a
+stays ``queued`` in the ledger, untouched. The runner gives the slot back when the attempt ends; an
+attempt that ends outside the runner (a cancel, a lost or timed-out work process) has it given back by
+whoever records that end (``release_for``). A slot expires on its own after the job's timeout, so a
 crashed worker cannot hold one forever.
 """
 
+import logging
 import time
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
+from jobs import registry
 from jobs.connection import redis_connection
+from jobs.errors import JobError
+
+log = logging.getLogger(__name__)
 
 WAIT = 3
 
@@ -41,3 +49,21 @@ def acquire(job_type, scope, member, *, timeout=None) -> bool:
 
 def release(job_type, scope, member):
     redis_connection().zrem(_key(job_type, scope), member)
+
+
+def release_for(record):
+    """Give back the slot ``record``'s running attempt held, when that attempt ended outside the runner
+    (the runner's own release never runs in a work process that was killed): the type's next job starts
+    within ``WAIT`` seconds instead of when the slot lapses. Nothing for a type without a limit. Never
+    raises for Redis trouble: the slot then lapses on its own, as it would have."""
+    try:
+        job_type = registry.get(record.job_type)
+    except JobError:  # a type no longer declared took no slot this code knows of
+        return
+    if not job_type.concurrency:
+        return
+    try:
+        # The scope and member the runner took it with: the job's meta (jobs.dispatch) and RQ job id.
+        release(job_type, record.guild_id, record.rq_id)
+    except RedisError as exc:
+        log.warning("concurrency slot of job %s not released (it lapses on its own): %s", record.pk, exc)

@@ -25,6 +25,11 @@ class JobError(Exception):
         return body
 
 
+class JobDied(Exception):
+    """Raised to RQ by the runner for a job that is dead in the ledger, so that RQ files it as failed.
+    The runner has already logged the death with the job's own traceback; the workers do not log it again."""
+
+
 class PermanentError(Exception):
     """Raised by a job function when retrying cannot help (the target is gone, the input is wrong).
 

@@ -167,8 +167,10 @@ class JobRecord(models.Model):
 
 class JobBatch(models.Model):
     """Jobs enqueued together by ``jobs.batches.enqueue_batch`` and the callback job that runs once, when
-    every member has ended (succeeded, dead or canceled). ``completed_at`` is set, and ``callback``
-    written, by one guarded UPDATE in the transaction that enqueues the callback."""
+    every member has ended (succeeded, dead or canceled). ``completed_at`` is set, ``callback`` written
+    and how the members ended counted (``*_count``), by one guarded UPDATE in the transaction that
+    enqueues the callback. The counts are the batch's outcome once retention has pruned members; the
+    row itself goes when retention has pruned every member and the callback (``jobs.retention``)."""
 
     total = models.PositiveIntegerField(help_text="Members enqueued.")
     callback_type = models.CharField(max_length=100)
@@ -177,6 +179,12 @@ class JobBatch(models.Model):
                                  help_text="The callback job, once every member has ended.")
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
+    succeeded_count = models.PositiveIntegerField(null=True, blank=True,
+                                                  help_text="Members that had succeeded when the batch completed.")
+    dead_count = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text="Members that were dead when the batch completed.")
+    canceled_count = models.PositiveIntegerField(null=True, blank=True,
+                                                 help_text="Members that were canceled when the batch completed.")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+", db_index=False)
     guild = models.ForeignKey("project.Guild", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -240,7 +248,9 @@ class Schedule(models.Model):
     """A job enqueued on a cron expression or an interval by ``manage.py rqscheduler``.
 
     The scheduler reads the table on every tick, so an edit takes effect without a restart; each tick
-    moves ``next_run_at`` by compare-and-set, so two schedulers never enqueue the same tick twice.
+    moves ``next_run_at`` by compare-and-set, so two schedulers never enqueue the same tick twice. A run
+    that could not enqueue (its type removed, its stored payload refused) still moves on; why it failed
+    is kept in ``last_error`` until a run enqueues again.
     """
 
     name = models.CharField(max_length=100, unique=True)
@@ -253,6 +263,8 @@ class Schedule(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.TextField(blank=True, default="",
+                                  help_text="Why the last run enqueued nothing; cleared by a run that enqueues.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -347,10 +347,13 @@ class PersistentWorker(WorkProcessSide, WorkerOverrides, RQSimpleWorker):
                                             exc_string="Job stopped by user, work-horse terminated.")
                 elif job.get_status() not in (JobStatus.FINISHED, JobStatus.FAILED):
                     job.ended_at = now()
-                    signal_msg = f" (signal {os.WTERMSIG(status)})" if status and os.WIFSIGNALED(status) else ""
-                    exc_string = f"Work-horse terminated unexpectedly; waitpid returned {status}{signal_msg}; "
-                    log.warning("worker %s: job %s failed (%s)", self.name, job.id, exc_string)
-                    self.handle_work_horse_killed(job, pid, status, rusage)
+                    if self._overran == job.id:  # killed on purpose, and said so: recorded as timed out below
+                        exc_string = f"stopped by its worker past its {running.timeout}s timeout"
+                    else:
+                        signal_msg = f" (signal {os.WTERMSIG(status)})" if status and os.WIFSIGNALED(status) else ""
+                        exc_string = f"Work-horse terminated unexpectedly; waitpid returned {status}{signal_msg}; "
+                        log.warning("worker %s: job %s failed (%s)", self.name, job.id, exc_string)
+                        self.handle_work_horse_killed(job, pid, status, rusage)
                     self.handle_job_failure(job, queue=queue, exc_string=exc_string)
             except Exception:  # the reconciler finds the record lost anyway
                 log.exception("worker %s: could not fail job %s in RQ", self.name, job.id)

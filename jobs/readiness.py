@@ -56,24 +56,31 @@ def _workers(conn):
     return None
 
 
+def _unavailable(part, exc, word="unavailable"):
+    """The kind of failure for the answer (``/readyz`` is public: no host, port or server message in it);
+    the whole message goes to the log, where the engineer who deploys it reads it."""
+    log.warning("readiness: %s %s: %s: %s", part, word, type(exc).__name__, exc)
+    return f"{word}: {type(exc).__name__}"
+
+
 def readiness() -> dict:
     """``{"ready": bool, "checks": {"database": "ok"|problem, "redis": ..., "workers": ...}, "warnings": [...]}``."""
     checks = {}
     try:
         checks["database"] = _database() or "ok"
     except Exception as exc:  # any failure to answer is the answer
-        checks["database"] = f"unavailable: {type(exc).__name__}: {exc}"[:300]
+        checks["database"] = _unavailable("database", exc)
     conn = redis_connection()
     try:
         conn.ping()
         checks["redis"] = "ok"
     except RedisError as exc:
-        checks["redis"] = f"unavailable: {type(exc).__name__}: {exc}"[:300]
+        checks["redis"] = _unavailable("Redis", exc)
     if checks["redis"] == "ok":
         try:
             checks["workers"] = _workers(conn) or "ok"
         except RedisError as exc:
-            checks["workers"] = f"unknown: {exc}"[:300]
+            checks["workers"] = _unavailable("workers", exc, "unknown")
     else:
         checks["workers"] = "unknown: Redis unavailable"
     warnings = redis_durability_warnings() if checks["redis"] == "ok" else []

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from jobs import batches, registry, retries, rq_internals, states
+from jobs import batches, concurrency, registry, retries, rq_internals, states
 from jobs.connection import redis_connection
 from jobs.dispatch import send
 from jobs.locks import held
@@ -46,15 +46,13 @@ RUNNING_GRACE = timedelta(seconds=2)
 CONFIRM = 1.0
 # Seconds a scheduled job may be overdue before the reconciler queues it itself.
 OVERDUE = 10
-# Longest a reconciler holds its lock: a scheduler that dies holding it delays the next pass this long.
-LOCK_TIMEOUT = 30
 
 
 def reconcile(*, waiting_grace=WAITING_GRACE, running_grace=RUNNING_GRACE, max_rows=100_000):
     """One reconciliation pass; returns ``{"lost": n, "requeued": m}`` (zeros when another holds the lock)."""
     found = {"lost": 0, "requeued": 0}
     try:
-        with held("reconcile", timeout=LOCK_TIMEOUT) as mine:
+        with held("reconcile") as mine:
             if mine:
                 found["lost"] = _reconcile_running(timezone.now() - running_grace)
                 found["requeued"] = _reconcile_waiting(timezone.now() - waiting_grace, max_rows)
@@ -101,22 +99,28 @@ def record_timed_out(record_id, seconds):
     if record is None:
         return False
     return bool(_declare_lost(redis_connection(), record, f"stopped by its worker {seconds:.0f}s past its timeout",
-                              outcome=Outcome.TIMEOUT, error_type="JobTimeoutException", verb="timed out"))
+                              outcome=Outcome.TIMEOUT, error_type="JobTimeoutException", verb="timed out",
+                              backoff=True))
 
 
-def _declare_lost(conn, record, why, *, outcome=Outcome.LOST, error_type="LostWorker", verb="lost"):
-    """Close the lost attempt; retry at once (the crash was not the job's fault) or dead-letter it.
+def _declare_lost(conn, record, why, *, outcome=Outcome.LOST, error_type="LostWorker", verb="lost", backoff=False):
+    """Close the lost attempt; retry or dead-letter it.
 
-    No backoff on purpose: a scheduled retry would wait on RQ's scheduler lock, which the dead worker
-    may still hold for up to a minute.
+    A lost attempt (a crash, not the job's fault) is retried at once: a scheduled retry would wait on RQ's
+    scheduler lock, which the dead worker may still hold for up to a minute. A timed-out one (``backoff``:
+    the job's own doing; its worker lives on) waits its backoff, as a timeout the job noticed itself does.
+    The concurrency slot the attempt held is given back once this commits (the killed runner never did),
+    except by a job retried at once, which takes back its own slot.
     """
     job_type = registry.get(record.job_type)
     step = retries.after_failure(record, job_type, attempt_number=record.attempts)
     message = f"attempt {record.attempts} {verb}: {why}"
     fields = {"last_error_type": error_type, "last_error": message}
     if step.status == Status.RETRYING:
-        fields["run_at"] = None
-    reason = f"{message}; retried at once" if step.status == Status.RETRYING else f"{message}; {step.reason}"
+        fields["run_at"] = timezone.now() + timedelta(seconds=step.delay) if backoff else None
+        reason = f"{message}; retry in {step.delay}s" if backoff else f"{message}; retried at once"
+    else:
+        reason = f"{message}; {step.reason}"
     with transaction.atomic():
         if not states.transition(record, step.status, expected={Status.RUNNING}, attempt=record.attempts,
                                  reason=reason, data={"outcome": outcome}, **fields):
@@ -124,16 +128,18 @@ def _declare_lost(conn, record, why, *, outcome=Outcome.LOST, error_type="LostWo
         states.close_open_attempt(record, outcome, message=message)
         if step.status == Status.RETRYING:
             transaction.on_commit(lambda: _redispatch(conn, record))
+        if step.status != Status.RETRYING or backoff:
+            transaction.on_commit(lambda: concurrency.release_for(record))
     return 1
 
 
 def _redispatch(conn, record):
     """Drop what RQ still holds of the lost run, then schedule the retry."""
     try:
-        pipe = conn.pipeline(transaction=False)
-        rq_internals.forget(conn, [(record.rq_id, record.queue)], pipeline=pipe)
-        send([record], pipeline=pipe)
-        pipe.execute()
+        # Not one pipeline: RQ adds a scheduled job to its registry at once, not in the pipeline given, so
+        # the clean-up queued before it would remove the retry it schedules.
+        rq_internals.forget(conn, [(record.rq_id, record.queue)])
+        send([record])
     except RedisError as exc:  # the next pass finds it retrying without an RQ job: sent again
         log.warning("reconcile: could not reschedule %s: %s", record.pk, exc)
 

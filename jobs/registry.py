@@ -18,7 +18,8 @@ from typing import Callable
 from django.conf import settings
 from pydantic import BaseModel
 
-from jobs.backoff import Exponential
+from jobs import options
+from jobs.backoff import Exponential, Fixed
 from jobs.errors import JobError, PermanentError
 from jobs.ratelimit import RateLimit
 
@@ -78,8 +79,13 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
     if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
         raise TypeError(f"job type {name!r}: payload must be a pydantic model class")
-    if max_attempts is not None and max_attempts < 1:
-        raise ValueError(f"job type {name!r}: max_attempts must be at least 1")
+    max_attempts = _declared(name, options.clean_max_attempts, max_attempts)
+    timeout = _declared(name, options.clean_timeout, timeout)
+    if backoff is not None and not callable(backoff):
+        raise ValueError(f"job type {name!r}: backoff must be Fixed(...), Exponential(...) or a callable "
+                         "delay(attempt) -> seconds")
+    if isinstance(backoff, (Fixed, Exponential)):
+        _declared(name, options.clean_backoff, backoff)  # the bounds a per-call backoff has
     if rate_limit is not None:
         try:
             rate_limit = RateLimit.parse(rate_limit)
@@ -103,6 +109,15 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
         return func
 
     return register
+
+
+def _declared(name, clean, value):
+    """A declared option checked as ``enqueue`` checks the same option per call (``jobs.options``): a bad
+    declaration fails at import, naming the type, instead of at the first job."""
+    try:
+        return clean(value)
+    except JobError as exc:
+        raise ValueError(f"job type {name!r}: {exc.message}") from None
 
 
 def get(name: str) -> JobType:

@@ -7,7 +7,16 @@ The rules (settings, read on every pass):
 - a canceled record is treated like a dead one: ``JOBS_KEEP_DEAD_DAYS`` after it was canceled, and the
   newest ``JOBS_KEEP_FAILED`` canceled records of each type are kept (counted apart from the dead ones,
   so a burst of cancels never pushes the last failures out);
-- pending, queued, running and retrying records are never removed, whatever their age.
+- pending, queued, running and retrying records are never removed, whatever their age;
+- a record that holds a period-unique key (``unique_until`` still ahead, ``jobs.unique``) is kept until
+  that time has passed, whatever its status: removing it would free the key early (a later pass removes
+  it, and only then counts it);
+- a member of a batch that has not completed is kept: its callback reads the members' outcome from the
+  ledger (``jobs.batches``).
+
+A batch (``JobBatch``) goes with its members: a completed batch is removed in the pass that prunes the
+last of its members and its callback (its row keeps the counts of how its members ended, for the admin,
+until then).
 
 What goes with a record: its attempts (``JobAttempt``, deleted in the same transaction), references to
 it from other rows are cleared as their ``on_delete`` says (children's ``parent``, a schedule's
@@ -18,9 +27,12 @@ action (actor: none, the system) records what a pass removed.
 How, without long locks: rows are chosen through partial indexes (``succeeded_at`` for succeeded, and
 ``(job_type, dead_at)`` / ``(job_type, canceled_at)`` on dead / canceled rows, migration 0008),
 walked in keyset order, ``batch`` rows per short transaction that locks only the rows it deletes
-(``SKIP LOCKED``: a row a staff member is retrying right now is left for the next pass). Enqueues insert
+(``SKIP LOCKED``: a row a staff member is retrying right now is left for the next pass). The two "kept"
+rules are filters on the rows the index walk reaches (a unique key's period, a look-up of the batch by
+its primary key), not another order: rows they keep are stepped over once per pass. Enqueues insert
 new rows and never wait on these. Two passes at once (a slow pass overlapping the next hour's) delete
-disjoint rows.
+disjoint rows. The batches a pass may have emptied are looked at once, after its last record batch has
+committed, by their primary keys.
 """
 
 import logging
@@ -29,12 +41,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, router, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from jobs import rq_internals
 from jobs.connection import redis_connection
-from jobs.models import JobRecord, Status
+from jobs.models import JobBatch, JobRecord, Status
 from jobs.signals import staff_action
 
 log = logging.getLogger(__name__)
@@ -61,28 +74,32 @@ def rules(now=None) -> dict:
 def prune(now=None, batch=BATCH) -> dict:
     """Remove the finished records the rules no longer keep; return what was removed.
 
-    ``{"removed": n, "by_status": {status: n}, "by_type": {job_type: {status: n}}, "batches": n,
-    "seconds": s, "rules": {...}}``. Safe to run at any time and twice at once.
+    ``{"removed": n, "by_status": {status: n}, "by_type": {job_type: {status: n}}, "job_batches": n,
+    "batches": n, "seconds": s, "rules": {...}}`` (``job_batches``: ``JobBatch`` rows removed;
+    ``batches``: transactions). Safe to run at any time and twice at once.
     """
     started = time.monotonic()
-    report = {"removed": 0, "by_status": {}, "by_type": {}, "batches": 0}
+    now = now or timezone.now()
+    report = {"removed": 0, "by_status": {}, "by_type": {}, "job_batches": 0, "batches": 0}
+    emptied = set()  # ids of the JobBatch rows whose members or callback this pass removed
     for status, (cutoff, keep_last) in rules(now).items():
         if keep_last:
             # The newest ``keep_last`` of each type stay: prune each type below its own threshold.
             for job_type in _job_types(status):
                 keep_from = _nth_newest(status, job_type, keep_last)
                 if keep_from is not None:
-                    _prune_range(status, min(cutoff, keep_from), batch, report, job_type=job_type)
+                    _prune_range(status, min(cutoff, keep_from), batch, report, now, emptied, job_type=job_type)
         else:
-            _prune_range(status, cutoff, batch, report)
+            _prune_range(status, cutoff, batch, report, now, emptied)
+    _prune_batches(emptied, batch, report)
     report["seconds"] = round(time.monotonic() - started, 3)
     report["rules"] = {"keep_succeeded_days": settings.JOBS_KEEP_SUCCEEDED_DAYS,
                        "keep_dead_days": settings.JOBS_KEEP_DEAD_DAYS, "keep_failed": settings.JOBS_KEEP_FAILED}
     if report["removed"]:
-        staff_action.send(sender=JobRecord, actor=None, action="jobs.pruned", resource_type="job",
-                          resource_id="", data={k: report[k] for k in ("removed", "by_status", "by_type", "rules")})
-    log.info("retention removed %s job record(s) in %s batch(es): %s", report["removed"], report["batches"],
-             report["by_status"])
+        staff_action.send(sender=JobRecord, actor=None, action="jobs.pruned", resource_type="job", resource_id="",
+                          data={k: report[k] for k in ("removed", "by_status", "by_type", "job_batches", "rules")})
+    log.info("retention removed %s job record(s) and %s job batch(es) in %s transaction(s): %s", report["removed"],
+             report["job_batches"], report["batches"], report["by_status"])
     return report
 
 
@@ -108,23 +125,27 @@ def _nth_newest(status, job_type, n):
     return found[0] if found else None
 
 
-def _prune_range(status, cutoff, batch, report, *, job_type=None):
-    """Delete records in ``status`` (of ``job_type``, when given) finished before ``cutoff``, oldest first, ``batch`` per transaction, walking the index in keyset order so that
-    every batch starts where the last one ended (not over the index entries of rows already deleted)."""
+def _prune_range(status, cutoff, batch, report, now, emptied, *, job_type=None):
+    """Delete records in ``status`` (of ``job_type``, when given) finished before ``cutoff`` that the
+    rules do not keep at ``now``, oldest first, ``batch`` per transaction, walking the index in keyset
+    order so that every batch starts where the last one ended (not over the index entries of rows
+    already deleted). Adds to ``emptied`` the batches whose members or callback it deleted."""
     db = router.db_for_write(JobRecord)
     after = None
     while True:
         with transaction.atomic(using=db):
-            rows = list(batch_query(status, cutoff, batch, job_type=job_type, after=after))
+            rows = list(batch_query(status, cutoff, batch, job_type=job_type, after=after, now=now))
             if not rows:
                 return
             ids = [row[0] for row in rows]
+            emptied.update(row[4] for row in rows if row[4] is not None)
+            emptied.update(JobBatch.objects.using(db).filter(callback_id__in=ids).values_list("pk", flat=True))
             _delete(db, ids)
         _forget([(str(row[0]), row[1]) for row in rows])
         report["batches"] += 1
         report["removed"] += len(rows)
         report["by_status"][status.value] = report["by_status"].get(status.value, 0) + len(rows)
-        for _, _, row_type, _ in rows:
+        for _, _, row_type, _, _ in rows:
             per_type = report["by_type"].setdefault(row_type, {})
             per_type[status.value] = per_type.get(status.value, 0) + 1
         if len(rows) < batch:
@@ -132,13 +153,18 @@ def _prune_range(status, cutoff, batch, report, *, job_type=None):
         after = rows[-1][3]
 
 
-def batch_query(status, cutoff, batch, *, job_type=None, after=None):
-    """One batch's rows ``(id, queue, job_type, finished_at)``, locked, oldest first: in ``status``,
-    finished before ``cutoff``, of ``job_type`` (when given), not before ``after`` (the previous
-    batch's last timestamp). Plain range bounds on the indexed timestamp: the planner estimates them
-    well and walks the index (EXPLAIN at a million rows: bench/retention_scale.py)."""
+def batch_query(status, cutoff, batch, *, job_type=None, after=None, now=None):
+    """One batch's rows ``(id, queue, job_type, finished_at, batch_id)``, locked, oldest first: in
+    ``status``, finished before ``cutoff``, of ``job_type`` (when given), not before ``after`` (the
+    previous batch's last timestamp), and neither holding a unique key past ``now`` nor a member of a
+    batch that has not completed. Plain range bounds on the indexed timestamp: the planner estimates
+    them well and walks the index (EXPLAIN at a million rows: bench/retention_scale.py); the two kept
+    rules are filters on the rows it reaches (a column of the row; the batch by its primary key)."""
     column = FINISHED_AT[status]
-    query = JobRecord.objects.filter(status=status, **{f"{column}__lt": cutoff})
+    open_batch = JobBatch.objects.filter(pk=OuterRef("batch_id"), completed_at__isnull=True)
+    query = (JobRecord.objects.filter(status=status, **{f"{column}__lt": cutoff})
+             .filter(Q(unique_until__isnull=True) | Q(unique_until__lte=now or timezone.now()))
+             .exclude(Exists(open_batch)))
     if job_type is not None:
         query = query.filter(job_type=job_type)
     if after is not None:
@@ -147,7 +173,7 @@ def batch_query(status, cutoff, batch, *, job_type=None, after=None):
     # ``job_succeeded_idx`` (which has no id) on each batch. Rows sharing ``after`` are looked at again,
     # but every row a batch returns is deleted, so each batch moves on.
     return (query.select_for_update(skip_locked=True, of=("self",)).order_by(column)
-            .values_list("id", "queue", "job_type", column)[:batch])
+            .values_list("id", "queue", "job_type", column, "batch_id")[:batch])
 
 
 def _delete(db, ids):
@@ -172,6 +198,22 @@ def _delete(db, ids):
     JobRecord._base_manager.using(db).filter(pk__in=ids)._raw_delete(db)
 
 
+def _prune_batches(ids, batch, report):
+    """Delete the batches among ``ids`` that have completed and whose members and callback are all gone
+    (a completed batch always had a callback: ``callback_id`` is NULL once it was removed), ``batch``
+    ids per statement, each one DELETE that checks and deletes at once. Called after the pass's record
+    deletions have committed: of two passes that each removed some of a batch's members, the one that
+    looks last sees them all gone."""
+    db = router.db_for_write(JobBatch)
+    ids = sorted(ids)
+    members = JobRecord.objects.filter(batch_id=OuterRef("pk"))
+    for start in range(0, len(ids), batch):
+        done = (JobBatch.objects.using(db)
+                .filter(pk__in=ids[start:start + batch], completed_at__isnull=False, callback__isnull=True)
+                .exclude(Exists(members)))
+        report["job_batches"] += done._raw_delete(db)
+
+
 def _referenced(model):
     return any(f.auto_created and not f.concrete and (f.one_to_many or f.one_to_one)
                for f in model._meta.get_fields(include_hidden=True))
@@ -181,10 +223,10 @@ def _forget(jobs):
     """Remove RQ's keys for pruned jobs. A job RQ still has a hash for (finished recently, or kept by a
     long QUEUE_RESULT_TTL / QUEUE_FAILURE_TTL) goes through ``rq_internals.forget``, which also sweeps
     its queue lists and started registry; for the others (the usual case: their hash expired days ago)
-    only what can outlive the hash is removed (a failed or scheduled registry entry, executions), in
-    O(log n) per job. ``forget``'s LREMs cost O(queue length) each: a few thousand of them per batch
-    against a backlog of 100,000 waiting jobs would keep Redis, which every enqueue needs, busy for
-    seconds (bench/retention_scale.py)."""
+    only what can outlive the hash is removed (a failed or scheduled registry entry, executions, the
+    results stream: ``forget`` without ``lists``), in O(log n) per job. ``forget``'s LREMs cost O(queue
+    length) each: a few thousand of them per batch against a backlog of 100,000 waiting jobs would keep
+    Redis, which every enqueue needs, busy for seconds (bench/retention_scale.py)."""
     try:
         conn = redis_connection()
         with conn.pipeline(transaction=False) as pipe:
@@ -192,11 +234,6 @@ def _forget(jobs):
                 pipe.exists(rq_internals.job_key(job_id))
             held = pipe.execute()
         rq_internals.forget(conn, [job for job, exists in zip(jobs, held) if exists])
-        with conn.pipeline(transaction=False) as pipe:
-            for job_id, queue in (job for job, exists in zip(jobs, held) if not exists):
-                pipe.zrem(rq_internals.failed_key(queue), job_id)
-                pipe.zrem(rq_internals.scheduled_key(queue), job_id)
-                pipe.delete(rq_internals.executions_key(job_id))
-            pipe.execute()
+        rq_internals.forget(conn, [job for job, exists in zip(jobs, held) if not exists], lists=False)
     except RedisError as exc:
         log.info("pruned jobs left in Redis (they expire there): %s", exc)

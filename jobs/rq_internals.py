@@ -28,10 +28,13 @@ from rq.job import _job_stack
 from rq.serializers import JSONSerializer
 from rq.suspension import WORKERS_SUSPENDED
 from rq.registry import clean_registries
+from rq.results import Result
 from rq.utils import now as rq_now
 from rq.utils import parse_composite_key
+from rq.utils import utcformat
 
 from jobs.connection import without_client_setinfo
+from jobs.errors import JobDied
 
 log = logging.getLogger(__name__)
 
@@ -172,13 +175,16 @@ def alive_workers(conn, names):
         return {name for name, exists in zip(names, pipe.execute()) if exists}
 
 
-def forget(conn, jobs, *, pipeline=None):
+def forget(conn, jobs, *, pipeline=None, lists=True):
     """Remove every trace RQ holds of ``jobs`` (pairs of job id and queue name): its queue and
-    intermediate lists, its started, scheduled and failed registries, its hash and executions. Added
-    to ``pipeline`` when given (the caller executes it), else executed here."""
+    intermediate lists, its started, scheduled and failed registries, its hash, executions and results
+    stream (RQ 2's ``rq:results:<id>``, kept for the result or failure TTL). Added to ``pipeline`` when
+    given (the caller executes it), else executed here. ``lists=False`` leaves out the queue and
+    intermediate lists and the started registry (O(length) each) for jobs known to have left them (RQ
+    no longer has their hash): the rest is O(log n) per job."""
     jobs = list(jobs)
     wip = {}
-    if jobs:
+    if jobs and lists:
         with conn.pipeline(transaction=False) as read:
             queues = sorted({queue for _, queue in jobs})
             for queue in queues:
@@ -187,14 +193,15 @@ def forget(conn, jobs, *, pipeline=None):
                 wip[queue] = [_text(member) for member in members]
     pipe = pipeline if pipeline is not None else conn.pipeline(transaction=False)
     for job_id, queue in jobs:
-        pipe.lrem(queue_key(queue), 0, job_id)
-        pipe.lrem(intermediate_key(queue), 0, job_id)
+        if lists:
+            pipe.lrem(queue_key(queue), 0, job_id)
+            pipe.lrem(intermediate_key(queue), 0, job_id)
         pipe.zrem(scheduled_key(queue), job_id)
         pipe.zrem(failed_key(queue), job_id)
         for member in wip.get(queue, ()):
             if parse_composite_key(member)[0] == job_id:
                 pipe.zrem(wip_key(queue), member)
-        pipe.delete(job_key(job_id), executions_key(job_id))
+        pipe.delete(job_key(job_id), executions_key(job_id), Result.get_key(job_id))
     if pipeline is None:
         pipe.execute()
 
@@ -302,6 +309,17 @@ class WorkerOverrides:
         super().__init__(*args, **kwargs)
         self._backoff = Backoff()
 
+    def handle_exception(self, job, *exc_info):
+        """A job that died has been logged once by the runner, with its correlation ID and its own
+        traceback; RQ's second ERROR line (the runner's wrapper, no correlation ID) is left out. The
+        exception handlers still run."""
+        if exc_info and isinstance(exc_info[1], JobDied):
+            for handler in self._exc_handlers:
+                if handler(job, *exc_info) is False:
+                    break
+            return
+        super().handle_exception(job, *exc_info)
+
     @property
     def dequeue_timeout(self):
         # Wake up every few seconds, so that pausing or resuming a queue takes effect without a restart.
@@ -345,13 +363,17 @@ class WorkerOverrides:
         self._heartbeat_sent = now
         try:
             with self.connection.pipeline(transaction=False) as pipe:
-                pipe.exists(self.key)
+                # Registered means listed in RQ's workers set with a hash RQ's birth wrote: after Redis lost
+                # its data, the worker's other writes (its state, a job's end, its working time) re-create
+                # the hash before this, partial, so its mere existence says nothing.
+                pipe.sismember(self.redis_workers_keys, self.key)
+                pipe.hexists(self.key, "birth")
                 super().heartbeat(None, pipe)
-                registered = pipe.execute()[0]
+                listed, born = pipe.execute()[:2]
         except REDIS_DOWN as exc:
             log.warning("worker %s: heartbeat not sent, Redis unavailable: %s", self.name, exc)
             return None
-        if not registered:
+        if not (listed and born):
             self._register_again()
 
     def register_birth(self):
@@ -364,10 +386,14 @@ class WorkerOverrides:
             log.debug("worker %s: could not read Redis's configuration", self.name, exc_info=True)
 
     def _register_again(self):
-        """Redis lost the worker's key (a restart without data): register, so the worker is seen alive."""
-        log.warning("worker %s: its Redis key is gone (Redis restarted?); registering again", self.name)
+        """Redis lost the worker's registration (a restart without data): register again, with its queues,
+        so the worker is listed (``rq:workers``, ``rq:workers:<queue>``) and counted alive."""
+        log.warning("worker %s: its Redis registration is gone (Redis restarted?); registering again", self.name)
         try:
-            self.connection.delete(self.key)  # the heartbeat's HSET just made a partial one
+            # The partial hash the worker's other writes left is marked dead, not deleted: RQ's birth refuses a
+            # hash without a death, and the parent's next write (the job's working time) could re-create one
+            # between a delete and that check.
+            self.connection.hset(self.key, "death", utcformat(rq_now()))
             self.register_birth()
         except (RedisError, ValueError) as exc:
             log.warning("worker %s: could not register again: %s", self.name, exc)

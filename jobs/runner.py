@@ -21,7 +21,7 @@ from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
 from jobs import concurrency, context, finish_group, ratelimit, registry, retries, services, states, waiting
-from jobs.errors import Canceled, JobError, Waiting
+from jobs.errors import Canceled, JobDied, JobError, Waiting
 from jobs.models import Outcome, Status
 from project import correlation, sentry
 
@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 
 # Large enough that RQ never gives up on its own: the ledger decides when a job is dead.
 _RQ_RETRY_MAX = 1_000_000
-
-
-class JobDied(Exception):
-    """Raised to RQ for a job that is dead in the ledger, so RQ files it as failed."""
 
 
 def _error(exc):
@@ -162,7 +158,8 @@ def _failed(record, attempt, job_type, exc):
             return Retry(max=_RQ_RETRY_MAX, interval=[step.delay + 1])
         return None
     if states.finish_attempt(record, attempt, Status.DEAD, outcome=outcome, error=error, reason=step.reason):
-        log.error("job %s is dead after attempt %d (%s): %s", record.pk, attempt.number, step.reason, error[0])
+        log.error("job %s is dead after attempt %d (%s): %s", record.pk, attempt.number, step.reason, error[0],
+                  exc_info=exc)
         sentry.report_dead_job(exc)
         raise JobDied(f"{error[0]}: {error[1]}") from exc
     return None

@@ -13,7 +13,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.serializers import JSONSerializer
 
-from jobs import registry, rq_internals, states
+from jobs import concurrency, registry, rq_internals, states
 from jobs.connection import get_queue, redis_connection
 from jobs.dispatch import dispatch, send
 from jobs.models import TERMINAL_STATUSES, WAITING_STATUSES, JobRecord, Outcome, Status
@@ -178,11 +178,14 @@ def cancel_job(record: JobRecord, *, actor=None, reason="canceled by staff") -> 
 
 
 def _stop_running(record):
+    """Stop the canceled job's run, then give back its concurrency slot: its work process ends itself on
+    the stop command, so the runner never does (``jobs.concurrency.release_for``)."""
     try:
         send_stop_job_command(redis_connection(), record.rq_id, serializer=JSONSerializer)
     except (InvalidJobOperation, NoSuchJobError, RedisError) as exc:
         # Already finished or Redis away: the runner's own compare-and-set will not overwrite "canceled".
         log.info("stop command for %s not sent: %s", record.pk, exc)
+    concurrency.release_for(record)
 
 
 def _remove_waiting(record):

@@ -14,7 +14,8 @@ What it promises:
   given ``QUEUE_SHUTDOWN_GRACE`` seconds; what is still running then is killed, work horses included,
   and the reconciler records those attempts as lost and runs the jobs again;
 - the workers stay in the pool's process group, so that a host crash (or ``kill -9 -<pgid>``) takes
-  them all.
+  them all, and each dies with the pool (``PR_SET_PDEATHSIG`` on Linux): a pool SIGKILLed alone leaves
+  no worker running unsupervised beside the next pool's.
 """
 
 import logging
@@ -29,6 +30,7 @@ from pathlib import Path
 from django.conf import settings
 
 from jobs.connection import domain_queue_names
+from jobs.work_process import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +81,19 @@ class ForkedWorker:
         connections.close_all()  # never share a database connection across a fork
         sys.stdout.flush()
         sys.stderr.flush()
+        pool = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self._child(arguments)  # never returns
+            self._child(arguments, pool)  # never returns
         self.pid, self.args, self.returncode = pid, arguments, None
 
     @staticmethod
-    def _child(arguments):
+    def _child(arguments, pool):
         code = 1
         try:
+            die_with_parent()
+            if os.getppid() != pool:  # the pool died before the line above: nothing would stop this worker
+                os._exit(1)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's handlers are not the worker's
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             from django.core.management import call_command

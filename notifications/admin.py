@@ -8,6 +8,7 @@ digests are read only. Push subscriptions come from browsers: staff see them and
 from django.contrib import admin, messages
 
 from notifications import push_services, services
+from project.admin_secrets import RefusesLookupsOnSecrets
 from notifications.forms import WebhookEndpointAdminForm
 from notifications.models import (
     DeadLetterDigest, PushSubscription, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
@@ -15,8 +16,9 @@ from notifications.models import (
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(RefusesLookupsOnSecrets, admin.ModelAdmin):
     form = WebhookEndpointAdminForm
+    secret_fields = ("secret",)
     list_display = ["url", "guild", "events_list", "enabled", "disabled_reason", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["url", "guild__slug"]
@@ -88,7 +90,8 @@ class DeadLetterDigestAdmin(admin.ModelAdmin):
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(RefusesLookupsOnSecrets, admin.ModelAdmin):
+    secret_fields = ("auth", "p256dh")
     list_display = ["user", "short_endpoint", "browser_label", "created_at", "last_success"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]

@@ -166,15 +166,18 @@ def webhook_deliver(*, delivery_id: int, attempt: int, last: bool) -> dict:
                "X-Jobdesk-Delivery": str(delivery.pk), **signing.sign(endpoint.secret, body)}
     try:
         answer = outbound.post(endpoint.url, body, headers)
+    # The job's error is read by every member of the guild: it names the endpoint and the kind of failure,
+    # not the host or the address it resolved to; the delivery's attempts (admins, staff) keep the detail.
     except outbound.OutboundRefused as exc:
         _attempt(delivery, attempt, error=f"refused: {exc}")
         _delivery_end(delivery, WebhookDelivery.Status.FAILED)
-        raise PermanentError(f"refused: {exc}") from None
+        raise PermanentError(f"webhook endpoint {endpoint.pk}: refused, not an address jobdesk may call "
+                             f"(delivery {delivery.pk})") from None
     except outbound.OutboundError as exc:
         _attempt(delivery, attempt, error=str(exc))
         if last:
             _delivery_end(delivery, WebhookDelivery.Status.FAILED)
-        raise DeliveryFailed(str(exc)) from None
+        raise DeliveryFailed(f"webhook endpoint {endpoint.pk}: no answer (delivery {delivery.pk})") from None
     status, elapsed = answer.status, round(answer.elapsed_ms)
     if 200 <= status < 300:
         _attempt(delivery, attempt, status=status, elapsed_ms=elapsed)
@@ -188,19 +191,18 @@ def webhook_deliver(*, delivery_id: int, attempt: int, last: bool) -> dict:
                 enabled=False, disabled_reason=reason, disabled_at=timezone.now())
             _delivery_end(delivery, WebhookDelivery.Status.FAILED)
             _audit("webhook.disabled", endpoint, actor=None, data={"reason": reason})
-        # The job's error is read by every member of the guild: it names the endpoint, not its URL (a URL
-        # often carries the receiver's secret in its path); the guild's admins read the reason with it.
+        # not the URL either: a URL often carries the receiver's secret in its path
         raise PermanentError(f"410 Gone: webhook endpoint {endpoint.pk} disabled (delivery {delivery.pk})")
     if 300 <= status < 400:
         where = answer.headers.get("location", "")
         _attempt(delivery, attempt, status=status, elapsed_ms=elapsed,
                  error=f"redirects are not followed (to {where[:300]})" if where else "redirects are not followed")
         _delivery_end(delivery, WebhookDelivery.Status.FAILED)
-        raise PermanentError(f"HTTP {status}: redirects are not followed")
+        raise PermanentError(f"webhook endpoint {endpoint.pk}: HTTP {status}, redirects are not followed")
     _attempt(delivery, attempt, status=status, elapsed_ms=elapsed, error=f"HTTP {status} {answer.reason}"[:500])
     if last:
         _delivery_end(delivery, WebhookDelivery.Status.FAILED)
-    raise DeliveryFailed(f"HTTP {status}")
+    raise DeliveryFailed(f"webhook endpoint {endpoint.pk}: HTTP {status}")
 
 
 def _attempt(delivery, number, *, status=None, elapsed_ms=None, error=""):

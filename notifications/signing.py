@@ -49,14 +49,14 @@ def verify(secret: str | bytes, headers, body: bytes, *, tolerance: int = TOLERA
     stamp, signature = header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER)
     if not stamp or not signature:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
-    try:
-        sent_at = int(stamp)
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not a whole number of seconds") from None
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) < 20):
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not a whole number of seconds")
+    sent_at = int(stamp)
     if abs((time.time() if now is None else now) - sent_at) > tolerance:
         raise SignatureError(f"{TIMESTAMP_HEADER} is more than {tolerance} s away from now")
-    expected = _digest(secret, stamp, body)
+    expected = _digest(secret, stamp, body).encode()
     offered = [part.strip()[len(SCHEME) + 1:] for part in signature.split(",") if part.strip().startswith(f"{SCHEME}=")]
-    if not any(hmac.compare_digest(expected, value) for value in offered):
+    # bytes: compare_digest refuses a str with anything but ASCII in it (TypeError, not a refusal)
+    if not any(hmac.compare_digest(expected, value.encode("utf-8", "replace")) for value in offered):
         raise SignatureError("signature does not match")
     return sent_at

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from project import services
+from project.admin_secrets import RefusesLookupsOnSecrets
 from project.models import Guild, GuildApiToken, Membership
 
 
@@ -41,7 +42,7 @@ class GuildAdmin(admin.ModelAdmin):
 
 
 @admin.register(GuildApiToken)
-class GuildApiTokenAdmin(admin.ModelAdmin):
+class GuildApiTokenAdmin(RefusesLookupsOnSecrets, admin.ModelAdmin):
     """Tokens are created by ``manage.py`` or the control panel (the plain token is shown once); staff
     revoke them here."""
 
@@ -50,6 +51,7 @@ class GuildApiTokenAdmin(admin.ModelAdmin):
     search_fields = ["name", "=prefix", "guild__slug"]
     readonly_fields = ["guild", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     exclude = ["token_hash"]
+    secret_fields = ("token_hash",)
     actions = ["revoke"]
 
     def has_add_permission(self, request):

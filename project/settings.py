@@ -291,7 +291,9 @@ RQ = {
     "SCHEDULER_CLASS": "jobs.worker.Scheduler",
     "COMMIT_MODE": "on_db_commit",
 }
-RQ_SHOW_ADMIN_LINK = True
+# django-rq would also mount its whole dashboard inside the admin (/admin/django_rq/dashboard/) for any staff
+# member, beside the copy under jobdesk's roles (jobs.rq_dashboard at /admin/django-rq/): not registered.
+RQ_SHOW_ADMIN_LINK = False
 
 # --- Exports ----------------------------------------------------------------------------------------
 def _encryption_keys():

@@ -227,3 +227,16 @@ def unstorable(payload, ctx):
         import datetime
         return {"when": datetime.date(2026, 12, 7)}
     return {"text": "nul \x00 inside", "half": "\udfff", "key \x00": 1}
+
+
+# --- a rate-limited backlog (tests/test_a_rate_limited_backlog_is_parked_once.py) -----------------------
+
+
+@job_type("test.rate_1_per_2s", payload=Marker, enqueue_permission=STAFF_ENQUEUE, rate_limit="1/2s")
+def rate_1_per_2s(payload, ctx):
+    """Records its start and how many times the runner parked its RQ job before it ran (RQ counts each
+    ``Retry`` the runner returned: ``number_of_retries``)."""
+    from rq import get_current_job
+
+    parks = get_current_job().number_of_retries or 0
+    redis_connection().rpush(f"test-parks:{payload.marker}", f"{time.time()}:{ctx.record_id}:{parks}")

@@ -126,6 +126,23 @@ def test_a_job_deaf_to_its_timeout_is_stopped_by_the_worker_and_recorded_timed_o
     assert ended(nxt).status == Status.SUCCEEDED
 
 
+def test_a_job_stopped_past_its_timeout_waits_its_backoff_before_the_next_attempt(start_worker):
+    """A timeout is the job's own doing, however it was stopped: the retry waits the declared backoff, as
+    after a timeout the job noticed itself (it was retried at once, like a crash)."""
+    worker = start_worker(worker_class=PERSISTENT, env={"QUEUE_TIMEOUT_GRACE": 1})
+    stuck = enqueue("test.whoami", {"marker": "deaf-twice", "seconds": 30, "deaf": True}, timeout=1, max_attempts=2,
+                    backoff=4)
+    record = ended(stuck, timeout=40)
+    first, second = record.attempt_set.order_by("number")
+    assert (first.outcome, second.outcome) == (Outcome.TIMEOUT, Outcome.TIMEOUT), first.error_message
+    waited = (second.started_at - first.ended_at).total_seconds()
+    assert waited >= 3.9, f"the retry started {waited:.2f}s after the timeout, not after its 4 s backoff"
+    # killed on purpose and said so once ("overran its 1s timeout"), not as a crash
+    assert "Work-horse terminated unexpectedly" not in worker.output()
+    assert "Work horse killed" not in worker.output()
+    assert worker.output().count(f"job {record.pk} overran its 1s timeout") == 2
+
+
 def test_a_job_longer_than_its_heartbeat_is_not_taken_for_lost(start_worker):
     # Heartbeats live 2 s here; the work process never sends one while its job runs: the worker does.
     start_worker(worker_class=PERSISTENT, env={"QUEUE_JOB_HEARTBEAT": 1, "QUEUE_HEARTBEAT_GRACE": 1})

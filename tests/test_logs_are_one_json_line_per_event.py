@@ -55,6 +55,22 @@ def test_a_workers_log_is_one_json_object_per_line_naming_the_job(start_worker, 
     assert len(messages) == len(set(zip(messages, [line["time"] for line in lines]))), "a line printed twice"
 
 
+def test_a_dead_job_is_one_error_line_with_its_own_traceback(start_worker, tmp_path):
+    """A job that dies is one event: one ERROR line, naming the job and its correlation ID and carrying
+    the job's own traceback, not a second one from RQ with the runner's wrapper and no correlation ID."""
+    worker = start_worker(log_path=tmp_path / "worker.log")
+    record = enqueue("test.permanent", {"marker": "dies"}, correlation_id="cid-dead-0001", max_attempts=1)
+    wait_for(lambda: JobRecord.objects.filter(pk=record.pk, status=Status.DEAD).exists(), timeout=30)
+    worker.stop()
+
+    errors = [line for line in json_lines((tmp_path / "worker.log").read_text()) if line["level"] == "ERROR"]
+    assert len(errors) == 1, errors
+    assert errors[0]["job_id"] == str(record.pk) and errors[0]["correlation_id"] == "cid-dead-0001"
+    assert "is dead" in errors[0]["message"]
+    assert "PermanentError: the target is gone" in errors[0]["exception"]
+    assert "JobDied" not in errors[0]["exception"]
+
+
 def test_an_idle_worker_logs_nothing_at_every_maintenance_pass(start_worker, tmp_path):
     """The worker cleans RQ's registries every few seconds (``maintenance_interval``): at INFO that was a
     line per queue per pass, most of an idle worker's log."""

@@ -158,13 +158,16 @@ def test_ctrl_c_during_start_up_leaves_no_redis(make_run):
 
 
 def _left_behind(pgid, var_dir):
-    """Processes of make run's group, or naming its var/ (redis-server runs in a session of its own)."""
+    """Processes of make run's group, or naming its var/ (redis-server runs in a session of its own). A
+    zombie (state Z: ended, its exit status not yet read by its parent, or by a container's init that
+    reaps nothing) is not left running."""
     time.sleep(0.5)
     left = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (os.getpgid(int(entry.name)) == pgid
-                                         or str(var_dir).encode() in (entry / "cmdline").read_bytes()):
+            if not entry.name.isdigit() or (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            if os.getpgid(int(entry.name)) == pgid or str(var_dir).encode() in (entry / "cmdline").read_bytes():
                 left.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
         except (OSError, ProcessLookupError):
             pass

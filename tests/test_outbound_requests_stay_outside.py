@@ -108,3 +108,17 @@ def test_a_signature_verifies_with_the_helper_and_nothing_else():
     assert signing.verify("s3cret", rotated, body, now=1_700_000_010)
     with pytest.raises(signing.SignatureError, match="missing"):
         signing.verify("s3cret", {}, body)
+
+
+@pytest.mark.parametrize("signature, stamp", [
+    ("v1=é", "1700000000"),                    # compare_digest raised TypeError on a non-ASCII str
+    ("v1=" + "ü" * 64, "1700000000"),
+    ("v1=00ff", "١٧٠٠٠٠٠٠٠٠"),                 # Arabic-Indic digits: int() reads them, the sender never writes them
+    ("v1=00ff", " 1700000000 "),
+    ("v1=00ff", "9" * 5000),
+])
+def test_a_malformed_signature_is_refused_not_a_crash(signature, stamp):
+    """The bot copies ``verify`` and catches ``SignatureError``: anything a stranger sends is that."""
+    headers = {signing.TIMESTAMP_HEADER: stamp, signing.SIGNATURE_HEADER: signature}
+    with pytest.raises(signing.SignatureError):
+        signing.verify("s3cret", headers, b"{}", now=1_700_000_010)

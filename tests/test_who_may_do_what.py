@@ -102,6 +102,8 @@ MATRIX = {
     "django-rq-job":            (L,    L,     L,     L,     L,     L,     200,        200,        200,        L, 403 ),
     "django-rq-stats-json":     (401,  401,   401,   401,   401,   401,   200,        200,        200,        401, 403 ),
     "django-rq-metrics":        (401,  401,   401,   401,   401,   401,   200,        200,        200,        401, 403 ),
+    # django-rq's own copy of its dashboard inside the admin, which only asked "staff?", is not there at all
+    "django-rq-admin-copy":     (L,    L,     L,     L,     L,     L,     404,        404,        404,        L, 404 ),
     # --- Django admin: actions (writes)
     "admin-retry":              (L,    L,     L,     L,     L,     L,     "200 kept", "302 done", "302 done", L, 403 ),
     "admin-requeue-now":        (L,    L,     L,     L,     L,     L,     "200 kept", "302 done", "302 done", L, 403 ),
@@ -128,6 +130,7 @@ MATRIX = {
     "django-rq-delete-job":     (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L, 403 ),
     "django-rq-empty-queue":    (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L, 403 ),
     "django-rq-bulk-delete":    (L,    L,     L,     L,     L,     L,     403,        403,        "302 done", L, 403 ),
+    "django-rq-admin-copy-delete": (L, L,     L,     L,     L,     L,     404,        404,        404,        L, 404 ),
     # --- Control panel
     "panel-guilds":             (L,    200,   200,   200,   L,     L,     200,        200,        200,        L, 200 ),
     "panel-mine":               (L,    200,   200,   404,   L,     L,     404,        404,        404,        L, 404 ),
@@ -372,6 +375,7 @@ DOORS = {
                           prepare=rq_waiting_job),
     "django-rq-stats-json": Door("GET", lambda w: "/admin/django-rq/stats.json"),
     "django-rq-metrics": Door("GET", lambda w: "/admin/django-rq/metrics"),
+    "django-rq-admin-copy": Door("GET", lambda w: "/admin/django_rq/dashboard/"),
 
     "admin-retry": Door("POST", lambda w: JOBS, admin_action("retry_selected", "job_dead"),
                         effect=lambda w: status_of(w.job_dead.pk) == Status.QUEUED),
@@ -444,6 +448,9 @@ DOORS = {
     "django-rq-bulk-delete": Door("POST", lambda w: f"/admin/django-rq/queues/actions/{rq_index()}/",
                                   lambda w: {"action": "delete", "job_ids": [rq_job_id(w)]},
                                   prepare=rq_waiting_job, effect=lambda w: not rq_exists(w)),
+    "django-rq-admin-copy-delete": Door(
+        "POST", lambda w: f"/admin/django_rq/dashboard/queues/{rq_index()}/{rq_job_id(w)}/delete/", lambda w: {},
+        prepare=rq_waiting_job, effect=lambda w: not rq_exists(w)),
 
     "panel-guilds": Door("GET", lambda w: "/panel/"),
     "panel-mine": Door("GET", lambda w: "/panel/mine/"),

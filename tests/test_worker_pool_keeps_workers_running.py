@@ -1,5 +1,6 @@
 """``manage.py jobs_workers``, the documented worker command: QUEUE_CONCURRENCY_<DOMAIN> workers per
-domain, a worker that dies is replaced, and SIGTERM lets the job in hand finish before everything stops."""
+domain, a worker that dies is replaced, SIGTERM lets the job in hand finish before everything stops, and
+a pool SIGKILLed alone takes its workers with it."""
 
 import os
 import signal
@@ -11,6 +12,7 @@ import pytest
 from rq import Worker as RQWorker
 
 from jobs.connection import redis_connection
+from jobs.supervisor import descendants
 from jobs.enqueue import enqueue
 from jobs.models import JobRecord, Status
 from tests.conftest import BASE_DIR, service_env, wait_for
@@ -41,9 +43,11 @@ def pool(tmp_path):
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     yield proc
-    if proc.poll() is None:
+    try:  # its group, even when the pool itself is gone: a worker it left must not outlive the test
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
     log.close()
 
 
@@ -65,6 +69,17 @@ def test_a_dead_worker_is_replaced_and_sigterm_lets_the_running_job_finish(pool)
     done = JobRecord.objects.get(pk=record.pk)
     assert done.status == Status.SUCCEEDED and done.attempts == 1
     assert not _workers(), "every worker unregistered"
+
+
+def test_a_sigkilled_pool_leaves_no_worker_behind(pool):
+    workers = wait_for(lambda: len(_workers()) == 2 and _workers(), timeout=30, message="two workers on default")
+    below = set(descendants(pool.pid))  # the workers, their work processes and scheduler
+    assert set(workers) <= below
+
+    os.kill(pool.pid, signal.SIGKILL)  # the pool alone: its workers are not signalled
+    pool.wait(5)
+    wait_for(lambda: not any(_alive(pid) for pid in below), timeout=5,
+             message=f"the pool's workers to die with it; alive: {[pid for pid in below if _alive(pid)]}")
 
 
 def test_an_unknown_domain_is_refused():

@@ -49,6 +49,32 @@ def test_a_worker_survives_a_redis_restart_that_loses_its_data(private_redis, st
              message="the worker registered again in the new Redis")
 
 
+def _listed(worker):
+    """The worker as RQ's workers set lists it, with the queues its hash names, on each of those queues."""
+    conn = redis_connection()
+    for listed in RQWorker.all(connection=conn):
+        if listed.pid == worker.pid and set(listed.queue_names()) == set(worker.queues) and all(
+                listed.key.encode() in conn.smembers(f"rq:workers:{queue}") for queue in worker.queues):
+            return listed
+    return None
+
+
+def test_a_busy_worker_registers_again_after_redis_loses_its_data(private_redis, start_worker):
+    worker = start_worker(env=QUICK)
+    wait_for(lambda: _listed(worker), timeout=20, message="the worker to register")
+    for _ in range(20):
+        enqueue("test.sleep", {"marker": "before", "seconds": 0.2})
+    wait_for(lambda: redis_connection().llen("test-runs:before") >= 2, timeout=20, message="the jobs to flow")
+
+    private_redis.stop()  # mid-job: what the job's end writes next re-creates part of the worker's hash
+    private_redis.start()  # empty: the worker's key, RQ's workers sets and queues are gone
+    flowing = [enqueue("test.sleep", {"marker": "after", "seconds": 0.2}) for _ in range(40)]
+
+    wait_for(lambda: _listed(worker), timeout=8, message="the busy worker listed again with its queues")
+    assert redis_connection().llen("test-runs:after") < len(flowing), "listed again while it was still busy"
+    assert worker.proc.poll() is None
+
+
 @pytest.mark.parametrize("worker_class", ["jobs.worker.Worker", "jobs.worker.SimpleWorker", "jobs.worker.PersistentWorker"])
 def test_a_worker_survives_a_database_restart(start_worker, worker_class):
     proxy = TcpProxy("127.0.0.1", 5432, free_port())
