@@ -1,6 +1,9 @@
 """The control panel's branding page: the form (errors beside the fields), a live preview of the embed
 (static/branding/branding.js), and the latest fan-out with each shard's status. Members may look; only
-the guild's admins may save or retry; another guild is a 404."""
+the guild's admins may save or retry; another guild is a 404.
+
+The status JSON the page polls carries each shard's last attempt as ``at`` (ISO, UTC, as the API gives
+it) and ``at_display``, the same time as the page shows it: in the guild's zone, to the second."""
 
 import functools
 
@@ -9,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from branding import selectors, services
@@ -16,6 +20,7 @@ from branding.forms import BrandingForm
 from branding.models import FanOut
 from jobs.errors import JobError
 from project.panel_forms import submit_admin_form
+from project.templatetags.panel import when
 from project.tenancy import panel_guild
 
 
@@ -39,15 +44,25 @@ def _page(request, guild, admin, form, current, *, status=200):
     fan_out = selectors.latest_fan_out(guild)
     return render(request, "panel/branding.html", {
         "guild": guild, "is_admin": admin, "form": form, "branding": current, "fan_out": fan_out,
-        "shards": selectors.fan_out_as_dict(fan_out)["shards"] if fan_out else [],
+        "shards": _fan_out_for_panel(fan_out, guild)["shards"] if fan_out else [],
     }, status=status)
+
+
+def _fan_out_for_panel(fan_out, guild):
+    """``selectors.fan_out_as_dict`` with each shard's ``at_display`` in the guild's zone."""
+    data = selectors.fan_out_as_dict(fan_out)
+    if data is not None:
+        with timezone.override(guild.zone):
+            for shard in data["shards"]:
+                shard["at_display"] = when(shard["at"])
+    return data
 
 
 @login_required
 @require_GET
 def branding_status(request, slug):
     guild, _ = panel_guild(request, slug)
-    return JsonResponse({"fan_out": selectors.fan_out_as_dict(selectors.latest_fan_out(guild))})
+    return JsonResponse({"fan_out": _fan_out_for_panel(selectors.latest_fan_out(guild), guild)})
 
 
 @login_required

@@ -1,11 +1,16 @@
-"""Control-panel API: ask for an analytics export."""
+"""Control-panel API: ask for an analytics export.
+
+Bad input is one 422 naming every bad field at once (a bad format, a range that ends before it starts and
+an unknown metric come back together), like every other field error of the API: the rules are the
+service's (``exports.services``), checked here, in the schema, field by field."""
 
 from datetime import date
 
 from ninja import Router, Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from exports import services
+from exports.models import Export
 from jobs.api import ErrorOut, accepted, idempotency_key
 from project.api_auth import GuildRef, any_caller, guild_for_admin, refuse_metrics_token
 
@@ -19,6 +24,30 @@ class ExportIn(Schema):
     start: date
     end: date = Field(description="Inclusive; at most 366 days after start")
     metrics: list[str] = Field(min_length=1, max_length=20)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value):
+        if value not in Export.Format.values:
+            raise ValueError(f"unknown format {value!r}; use one of {', '.join(Export.Format.values)}")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _range(cls, value, info: ValidationInfo):
+        start = info.data.get("start")  # absent when start itself is wrong: that is its own error
+        if start is not None:
+            for problem in services.export_range_problems(start, value):
+                raise ValueError(problem.message)
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value):
+        unknown = sorted(set(value) - set(services.METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(services.METRICS)}")
+        return value
 
 
 class ExportOut(Schema):
@@ -36,7 +65,8 @@ def request_export(request, export_in: ExportIn):
     """Ask for an export of a guild's analytics: 202 at once with the job id and a status URL.
 
     Guild admins (or the guild's API token) only. A repeat with the same ``Idempotency-Key`` header
-    within 24 hours answers with the first export's job.
+    within 24 hours answers with the first export's job. Bad input is one 422 whose ``errors`` name every
+    bad field at once (format, the range, metrics, ...).
     """
     refuse_metrics_token(request)
     guild = guild_for_admin(request, export_in.guild, may="export its analytics")

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from jobs import options, registry, selectors, services
 from jobs.errors import JobError
 from jobs.admin_filters import CappedPaginator, ErrorTypeFilter, GuildFilter, JobTypeFilter, QueueFilter
-from jobs.admin_display import millisecond_time, status_badge
+from jobs.admin_display import backoff_in_words, millisecond_time, status_badge
 from jobs.models import TERMINAL_STATUSES, JobAttempt, JobRecord
 from jobs.staff import bulk, dead_letters, job_list, job_page, queues as queues_page, workers
 
@@ -40,8 +40,8 @@ class JobAttemptInline(admin.StackedInline):
     model = JobAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "outcome", "worker", "started", "ended", "retry_delay", "error_type", "error_message",
-              "traceback_pre"]
+    fields = ["number", "outcome", "worker", "started", "ended", "retry_delay_display", "error_type",
+              "error_message", "traceback_pre"]
     readonly_fields = fields
     started = millisecond_time("started_at", "started at")
     ended = millisecond_time("ended_at", "ended at")
@@ -52,6 +52,11 @@ class JobAttemptInline(admin.StackedInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="retry delay")
+    def retry_delay_display(self, obj):
+        """The backoff this attempt's failure waited before the next attempt, in seconds as the logs say it."""
+        return "-" if obj.retry_delay is None else f"{round(obj.retry_delay, 1):g} s"
+
     @admin.display(description="traceback")
     def traceback_pre(self, obj):
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.traceback) if obj.traceback else "-"
@@ -59,9 +64,10 @@ class JobAttemptInline(admin.StackedInline):
 
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
-    # Fits a 1366-px screen: short ids (the full one on hover, and search takes it), compact times.
-    list_display = ["short_id", "job_type", "short_queue", "colored_status", "attempts_display", "short_guild",
-                    "actor", "short_correlation_id", "created", "duration_display"]
+    # Fits a 1366-px screen, action checkboxes included: short ids and names (the full one on hover, and
+    # search takes the id), dotted names that wrap at their dots, compact times, tight cells (jobs/list.css).
+    list_display = ["short_id", "short_job_type", "short_queue", "colored_status", "attempts_display",
+                    "short_guild", "short_actor", "short_correlation_id", "created", "duration_display"]
     list_filter = ["status", QueueFilter, JobTypeFilter, GuildFilter, ErrorTypeFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id"]  # see get_search_results: exact matches through indexes only
@@ -180,6 +186,10 @@ class JobRecordAdmin(admin.ModelAdmin):
     def short_id(self, obj):
         return job_list.short(obj.pk)
 
+    @admin.display(description="job type", ordering="job_type")
+    def short_job_type(self, obj):
+        return job_list.breakable(obj.job_type)
+
     @admin.display(description="queue", ordering="queue")
     def short_queue(self, obj):
         return job_list.without_namespace(obj.queue)
@@ -187,6 +197,10 @@ class JobRecordAdmin(admin.ModelAdmin):
     @admin.display(description="guild", ordering="guild")
     def short_guild(self, obj):
         return job_list.short(obj.guild, 14) if obj.guild_id else "-"
+
+    @admin.display(description="actor", ordering="actor")
+    def short_actor(self, obj):
+        return job_list.short(obj.actor, 14) if obj.actor_id else "-"
 
     @admin.display(description="correlation ID")
     def short_correlation_id(self, obj):
@@ -238,7 +252,7 @@ class JobRecordAdmin(admin.ModelAdmin):
             "timeout {} s ({}); backoff {} ({})<br>heartbeat every {} s; a lost attempt is detected within {} s "
             "(heartbeat {} + grace {} + reconciler interval {})",
             timeout, "this job's" if "timeout" in own else "the type's",
-            options.backoff_of(obj, job_type), "this job's" if "backoff" in own else "the type's",
+            backoff_in_words(options.backoff_of(obj, job_type)), "this job's" if "backoff" in own else "the type's",
             beat, beat + grace + tick, beat, grace, tick)
 
     @admin.display(description="unique key")

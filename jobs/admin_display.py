@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from jobs.backoff import Exponential, Fixed
 from jobs.models import Status
 
 STATUS_COLOURS = {
@@ -41,6 +42,30 @@ def millisecond_time(field, description=None):
         return to_the_millisecond(getattr(obj, field))
 
     return show
+
+
+def seconds_in_words(seconds):
+    """A delay as staff read it: "5 s", "1.5 s", "10 min", "1 h"; odd amounts in seconds ("90 s", "37.5 s"),
+    never a bare number. None is "-"."""
+    if seconds is None:
+        return "-"
+    seconds = round(float(seconds), 1)
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def backoff_in_words(policy):
+    """A backoff policy in words, never its Python repr: "exponential: 2 s, ×2 each attempt, at most 1 h,
+    with jitter", "fixed: 5 s", or a custom callable by its name ("custom: branding.tasks.SettingsBackoff")."""
+    if isinstance(policy, Fixed):
+        return f"fixed: {seconds_in_words(policy.seconds)}"
+    if isinstance(policy, Exponential):
+        return (f"exponential: {seconds_in_words(policy.base)}, ×{policy.factor:g} each attempt, "
+                f"at most {seconds_in_words(policy.cap)}, {'with' if policy.jitter else 'no'} jitter")
+    named = policy if hasattr(policy, "__qualname__") else type(policy)
+    return f"custom: {named.__module__}.{named.__qualname__}"
 
 
 class ReadOnlyAdmin:

@@ -289,8 +289,8 @@ class WorkerOverrides:
     RQ's work loop quits on any exception it does not expect ("found an unhandled exception,
     quitting"), and a Redis restart raises ``ConnectionError`` from places it does not guard (the work
     horse's monitor, the heartbeats, maintenance). Here every Redis call the worker makes between jobs
-    waits for Redis with a growing backoff instead; a heartbeat that finds its key gone (Redis lost its
-    data) registers the worker again; and no job is taken while the database does not answer.
+    waits for Redis with a growing backoff instead; a heartbeat that finds the worker unregistered (Redis
+    lost its data) registers the worker again; and no job is taken while the database does not answer.
     """
 
     _controls = (float("-inf"), frozenset(), False)  # checked at, paused queues, suspended

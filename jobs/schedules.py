@@ -1,5 +1,6 @@
 """Schedules: validation, the next run time, and enqueueing the due ones (one tick, once)."""
 
+import logging
 import zoneinfo
 from datetime import timedelta
 from datetime import timezone as dt_timezone
@@ -14,6 +15,8 @@ from jobs.enqueue import enqueue, refuse_unknown_fields, validate_payload
 from jobs.errors import JobError
 from jobs.models import Schedule
 from project.models import time_zone_names
+
+log = logging.getLogger(__name__)
 
 
 def schedule_validate(schedule: Schedule):
@@ -77,34 +80,74 @@ def run_due_schedules(now=None, limit=100):
 
     Missed runs (the scheduler was down) are not caught up: a schedule runs once, then waits for its
     next time. The tick's correlation ID, ``schedule-<id>-<epoch>``, names the schedule and the tick.
+
+    Each schedule is handled on its own. One whose job cannot be enqueued (its type was removed, the
+    type's schema now refuses its stored payload) still moves to its next run, so it neither holds up
+    the schedules due after it nor fails again at every tick: the failure is logged once per run, naming
+    the schedule, and kept in its ``last_error`` (shown in the admin) until a run enqueues.
     """
     now = now or timezone.now()
     records = []
     for schedule in Schedule.objects.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at")[:limit]:
-        tick = schedule.next_run_at
-        with transaction.atomic():
-            won = Schedule.objects.filter(pk=schedule.pk, enabled=True, next_run_at=tick).update(
-                next_run_at=next_tick(schedule, tick, now), last_run_at=now,
-            )
-            if not won:
-                continue  # another scheduler took this tick
-            record = enqueue(schedule.job_type, schedule.payload,
-                             correlation_id=f"schedule-{schedule.pk}-{int(tick.timestamp())}")
-            Schedule.objects.filter(pk=schedule.pk).update(last_job=record)
-        records.append(record)
+        record = _run(schedule, now)
+        if record is not None:
+            records.append(record)
     return records
+
+
+def _run(schedule: Schedule, now):
+    """One due tick of ``schedule``: the job enqueued and the schedule moved on, or, if another scheduler
+    took the tick, nothing. The record, or ``None`` when nothing was enqueued."""
+    tick = schedule.next_run_at
+    try:
+        following = next_tick(schedule, tick, now)
+    except Exception as exc:  # a row written around schedule_validate (a bad cron or zone): it waits for an edit
+        following, failure = None, f"its next run cannot be computed, so it stops until edited: {_describe(exc)}"
+    else:
+        failure = None
+    with transaction.atomic():
+        won = Schedule.objects.filter(pk=schedule.pk, enabled=True, next_run_at=tick).update(
+            next_run_at=following, last_run_at=now,
+        )
+        if not won:
+            return None  # another scheduler took this tick
+        record, fault = None, None
+        if failure is None:
+            try:
+                with transaction.atomic():  # a savepoint: a refused enqueue undoes itself, not the move above
+                    record = enqueue(schedule.job_type, schedule.payload,
+                                     correlation_id=f"schedule-{schedule.pk}-{int(tick.timestamp())}")
+            except Exception as exc:
+                failure = _describe(exc)
+                fault = None if isinstance(exc, JobError) else exc  # a refusal needs no traceback; a fault does
+        if record is not None:
+            Schedule.objects.filter(pk=schedule.pk).update(last_job=record, last_error="")
+        else:
+            Schedule.objects.filter(pk=schedule.pk).update(last_error=failure)
+    if record is None:
+        log.error("schedule %r (id %s, %s) enqueued nothing for its run at %s; next run %s: %s", schedule.name,
+                  schedule.pk, schedule.job_type, tick.isoformat(),
+                  following.isoformat() if following else "none", failure, exc_info=fault)
+    return record
+
+
+def _describe(exc):
+    text = exc.message if isinstance(exc, JobError) else f"{type(exc).__name__}: {exc}"
+    return text[:2000]
 
 
 def schedule_run_now(schedule: Schedule, *, actor):
     """Enqueue the schedule's job at once, as ``actor`` (who must be allowed to enqueue its type by hand:
-    internal types never), without moving its next run; audited. Returns the record."""
+    internal types never), without moving its next run; audited. It is the schedule's last run (its
+    ``last_run_at`` and ``last_job``), as a scheduled run is. Returns the record."""
     from jobs.signals import staff_action
 
     registry.check_may_enqueue(schedule.job_type, actor)
+    now = timezone.now()
     with transaction.atomic():
         record = enqueue(schedule.job_type, schedule.payload, actor=actor,
-                         correlation_id=f"schedule-{schedule.pk}-now-{int(timezone.now().timestamp())}")
-        Schedule.objects.filter(pk=schedule.pk).update(last_job=record)
+                         correlation_id=f"schedule-{schedule.pk}-now-{int(now.timestamp())}")
+        Schedule.objects.filter(pk=schedule.pk).update(last_job=record, last_error="", last_run_at=now)
         staff_action.send(sender=Schedule, actor=actor, action="schedule.run_now", resource_type="schedule",
                           resource_id=schedule.pk, data={"job": str(record.pk), "job_type": schedule.job_type})
     return record

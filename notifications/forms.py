@@ -1,8 +1,20 @@
 from django import forms
+from django.conf import settings
 
 from notifications.models import EVENT_CHOICES, WebhookEndpoint
 from notifications.services import url_check
 from jobs.errors import JobError
+
+
+def url_help_text() -> str:
+    """What the URL field accepts, as ``url_check`` enforces it: http:// and https://, no internal address
+    unless this deployment's ``OUTBOUND_ALLOWED_NETWORKS`` lets one through (then it says which)."""
+    text = ("The http:// or https:// address of your server (https:// recommended: the events are then "
+            "encrypted on the way). Internal addresses (private, loopback, link-local) are refused")
+    allowed = list(getattr(settings, "OUTBOUND_ALLOWED_NETWORKS", None) or [])
+    if allowed:
+        return f"{text}, except those this deployment allows (OUTBOUND_ALLOWED_NETWORKS): {', '.join(allowed)}."
+    return f"{text}."
 
 
 def _checked_url(value):
@@ -13,11 +25,15 @@ def _checked_url(value):
 
 
 class WebhookEndpointForm(forms.Form):
-    """The control panel's "add an endpoint" form; the URL is checked against internal addresses."""
+    """The control panel's "add an endpoint" form; the URL is checked against internal addresses, and its
+    help says what is accepted (read when the form is made: the setting may differ between deployments)."""
 
-    url = forms.URLField(max_length=500, label="URL", assume_scheme="https",
-                         help_text="https:// address of your server; internal addresses are refused.")
+    url = forms.URLField(max_length=500, label="URL", assume_scheme="https")
     events = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["url"].help_text = url_help_text()
 
     def clean_url(self):
         return _checked_url(self.cleaned_data["url"])

@@ -55,6 +55,7 @@ class WebhookDelivery(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent_idx")]
 

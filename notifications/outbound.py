@@ -51,7 +51,8 @@ _ALWAYS_INTERNAL = [ipaddress.ip_network("192.0.0.0/24")]
 
 
 def address_problem(address: str) -> str | None:
-    """Why ``address`` may not be called, or None if it may."""
+    """Why ``address`` may not be called, as the end of a sentence about it ("an internal address
+    (private)", "not a public address"), or None if it may. ``refusal`` makes the whole sentence."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if any(ip in net for net in _allowed_networks() if net.version == ip.version):
         return None
@@ -60,15 +61,32 @@ def address_problem(address: str) -> str | None:
     if ip.version == 6 and ip.sixtofour is not None:  # 2002::/16 carries an IPv4 address a relay reaches
         return address_problem(str(ip.sixtofour))
     if ip.version == 6 and ip.teredo is not None:
-        return f"{address} is a tunnel address (Teredo)"
+        return "a tunnel address (Teredo)"
     if any(ip in net for net in _ALWAYS_INTERNAL if net.version == ip.version):
-        return f"{address} is an internal address (protocol assignments)"
+        return "an internal address (protocol assignments)"
     for flag in ("is_unspecified", "is_loopback", "is_link_local", "is_multicast", "is_reserved", "is_private"):
         if getattr(ip, flag):
-            return f"{address} is an internal address ({flag.removeprefix('is_').replace('_', '-')})"
+            return f"an internal address ({flag.removeprefix('is_').replace('_', '-')})"
     if not ip.is_global:
-        return f"{address} is not a public address"
+        return "not a public address"
     return None
+
+
+def refusal(host: str, address: str, problem: str) -> str:
+    """The sentence a person reads when ``host`` (as written in the URL) is refused because it is, or
+    resolves to, ``address``: "10.0.0.5 is an internal address (private); use your server's public
+    address", or "hooks.example resolves to 10.0.0.5, an internal address (private)"."""
+    if _is_ip(host):
+        return f"{host} is {problem}; use your server's public address"
+    return f"{host} resolves to {address}, {problem}"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _parse(url: str):
@@ -105,7 +123,7 @@ def resolve(url: str) -> list[str]:
     for address in addresses:
         problem = address_problem(address)
         if problem:
-            raise OutboundRefused(f"{parts.hostname} resolves to {problem}")
+            raise OutboundRefused(refusal(parts.hostname, address, problem))
     return addresses
 
 

@@ -5,7 +5,14 @@ Callers are a logged-in user (session cookie, with CSRF on writes), a guild's AP
 (project/api_auth.py). Every error is a 4xx JSON body naming the problem, never a 500 page or HTML:
 no valid credentials is a 401 with ``WWW-Authenticate``, credentials without the right a 403 naming
 the right. Bodies are limited and must be JSON before any of this runs (project/middleware.py).
+
+Field errors are 422 ``{"error": "invalid_request", "message", "field", "errors": [{field, message}, ...]}``
+naming every bad field at once, in plain words (pydantic's "Value error, " prefix removed); a body that
+is not JSON is 400 ``{"error": "invalid_json", "message"}``.
 """
+
+import json
+import re
 
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -33,7 +40,21 @@ def _body(code, message, field=None, errors=None):
 @api.exception_handler(JobError)
 def job_error(request, exc: JobError):
     status = {"not_found": 404, "forbidden": 403, "conflict": 422}.get(exc.code, 400)
-    return api.create_response(request, exc.as_dict(), status=status)
+    body = exc.as_dict()
+    body["message"] = plain_message(body["message"])  # a payload's pydantic error, through jobs.enqueue
+    if body.get("errors"):
+        body["errors"] = [{**e, "message": plain_message(e.get("message", ""))} for e in body["errors"]]
+    return api.create_response(request, body, status=status)
+
+
+# What pydantic puts before the message of a ValueError or an assert in a validator: noise to a caller.
+_PYDANTIC_PREFIX = re.compile(r"(^|: )(?:Value error|Assertion failed), ")
+
+
+def plain_message(message: str) -> str:
+    """``"Value error, a hex colour like #5865f2"`` → ``"a hex colour like #5865f2"`` (also after a
+    ``"field: "`` prefix)."""
+    return _PYDANTIC_PREFIX.sub(r"\1", str(message))
 
 
 # Where ninja found a value (body, query, path) and the views' parameter names: not part of a field's name.
@@ -52,7 +73,7 @@ def _field_name(loc):
 def validation_error(request, exc: ValidationError):
     errors = [
         {"field": _field_name(e.get("loc", ())),
-         "message": e.get("msg", "")}
+         "message": plain_message(e.get("msg", ""))}
         for e in exc.errors
     ]
     first = errors[0] if errors else {"field": None, "message": "invalid request"}
@@ -82,8 +103,17 @@ def csrf_failed(request, exc: CsrfFailed):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):  # ninja's body parser: not JSON
+        return api.create_response(request, _body("invalid_json", _not_json(exc.__cause__)), status=400)
     code = "forbidden" if exc.status_code == 403 else "http_error"
     return api.create_response(request, _body(code, str(exc)), status=exc.status_code)
+
+
+def _not_json(cause: ValueError) -> str:
+    if isinstance(cause, json.JSONDecodeError):
+        return (f"the request body is not valid JSON: {cause.msg.lower()} at line {cause.lineno}, "
+                f"column {cause.colno}")
+    return "the request body is not valid JSON (send UTF-8 encoded JSON)"
 
 
 api.add_router("/", jobs_router)

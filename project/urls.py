@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from jobs import rq_dashboard
@@ -7,7 +9,14 @@ from project.api import api
 from project.health import healthz, readyz
 from project.views import home
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links: the icon (a static file), never a logged 404."""
+    return HttpResponseRedirect(static("favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/django-rq/", include((rq_dashboard.urlpatterns, "django_rq"))),  # with jobdesk's roles
     path("admin/", admin.site.urls),
     path("", home, name="home"),

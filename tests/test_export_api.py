@@ -77,11 +77,11 @@ def test_a_guild_token_acts_for_its_guild_only_until_revoked(world):
 
 
 @pytest.mark.parametrize("overrides, status, field", [
-    ({"format": "pdf"}, 400, "format"),
-    ({"start": "2026-02-01", "end": "2026-01-01"}, 400, "end"),
-    ({"start": "2025-01-01", "end": "2026-01-02"}, 400, "end"),
-    ({"start": "9999-12-31", "end": "9999-12-31"}, 400, "end"),  # in the future (its job overflowed)
-    ({"metrics": ["messages", "gold"]}, 400, "metrics"),
+    ({"format": "pdf"}, 422, "format"),
+    ({"start": "2026-02-01", "end": "2026-01-01"}, 422, "end"),
+    ({"start": "2025-01-01", "end": "2026-01-02"}, 422, "end"),
+    ({"start": "9999-12-31", "end": "9999-12-31"}, 422, "end"),  # in the future (its job overflowed)
+    ({"metrics": ["messages", "gold"]}, 422, "metrics"),
     ({"metrics": []}, 422, "metrics"),
     ({"start": "January"}, 422, "start"),
     ({"guild": "not a slug!"}, 422, "guild"),  # the id or the slug only

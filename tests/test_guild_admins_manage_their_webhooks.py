@@ -46,7 +46,7 @@ def test_recent_deliveries_show_each_attempt(world):
     WebhookAttempt.objects.create(delivery=delivery, number=1, response_status=502, elapsed_ms=41, error="HTTP 502")
     WebhookAttempt.objects.create(delivery=delivery, number=2, response_status=200, elapsed_ms=12)
     page = logged_in(world["admin"]).get("/panel/mine/webhooks/").content.decode()
-    assert "HTTP 502, 41 ms" in page and "HTTP 200, 12 ms" in page and "delivered" in page
+    assert "HTTP 502, 41 ms" in page and "HTTP 200, 12 ms" in page and "Delivered" in page
 
 
 def test_an_admin_disables_and_deletes_an_endpoint(world):

@@ -111,7 +111,7 @@ def test_the_job_page_shows_the_jobs_timeout_backoff_and_detection_time(staff_us
     client = Client()
     client.force_login(staff_user)
     page = client.get(f"/admin/jobs/jobrecord/{own.pk}/change/").content.decode()
-    assert "timeout 30 s (this job&#x27;s)" in page and "backoff Fixed(seconds=1) (the type&#x27;s)" in page
+    assert "timeout 30 s (this job&#x27;s)" in page and "backoff fixed: 1 s (the type&#x27;s)" in page
     assert "detected within 20 s (heartbeat 5 + grace 10 + reconciler interval 5)" in page
     page = client.get(f"/admin/jobs/jobrecord/{typed.pk}/change/").content.decode()
-    assert "timeout 120 s (the type&#x27;s)" in page and "Fixed(seconds=7.0) (this job&#x27;s)" in page
+    assert "timeout 120 s (the type&#x27;s)" in page and "backoff fixed: 7 s (this job&#x27;s)" in page

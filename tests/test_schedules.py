@@ -87,7 +87,7 @@ def test_run_now_enqueues_the_job_at_once_and_keeps_the_next_run(client):
     response = client.post(reverse("admin:jobs_schedule_changelist"),
                            {"action": "run_now", "_selected_action": [schedule.pk, internal.pk]}, follow=True)
     text = response.content.decode()
-    assert "1 schedule(s) run now" in text and "Not run — internal" in text
+    assert "Schedule «s» enqueued job" in text and "Not run — internal" in text
     record = JobRecord.objects.get()
     assert (record.job_type, record.payload["marker"]) == ("test.sleep", "s")
     assert record.correlation_id.startswith(f"schedule-{schedule.pk}-now-")

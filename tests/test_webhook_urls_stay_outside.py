@@ -98,7 +98,8 @@ def test_ipv6_loopback_is_refused_at_delivery(world, settings):
     with pytest.raises(PermanentError, match="refused") as refused:
         webhook_deliver(delivery_id=delivery.pk, attempt=1, last=False)
     assert "::1" not in str(refused.value)
-    assert delivery.attempts.get().error == "refused: ::1 is an internal address (loopback); use your server's public address"
+    assert delivery.attempts.get().error == ("refused: ::1 is an internal address (loopback); use your server's "
+                                             "public address")
 
 
 def test_a_redirect_to_an_internal_address_is_not_followed(world, settings, httpserver):

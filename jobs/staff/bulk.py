@@ -1,15 +1,22 @@
 """Apply an action to every job matching the list's filter: it runs as a job itself, so that 100,000
-jobs never time out a request."""
+jobs never time out a request.
+
+The confirmation page says the filter in words and, for each action, how many of the matching jobs it
+applies to (retry and delete: finished ones; cancel: unfinished ones; requeue: waiting ones with a delay
+or backoff left, and pending ones), so that "Retry 301 jobs" is never offered for 301 queued jobs that it
+would all skip. An action that applies to none of them is named, not offered.
+"""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from jobs import selectors
 from jobs.enqueue import enqueue
-from jobs.models import JobRecord
+from jobs.models import TERMINAL_STATUSES, JobRecord, Status
 from jobs.signals import staff_action
 from jobs.staff.base import _AdminPage
 
@@ -20,6 +27,51 @@ BULK_ACTIONS = {
     "cancel": "jobs.cancel_jobrecord",
     "delete": "jobs.delete_jobrecord",
 }
+
+
+# What each action applies to (as ``jobs.services`` decides it, job by job), and how to say so.
+APPLIES_TO = {
+    "retry": (Q(status__in=TERMINAL_STATUSES), "finished jobs (succeeded, dead, canceled)"),
+    "delete": (Q(status__in=TERMINAL_STATUSES), "finished jobs (succeeded, dead, canceled)"),
+    "cancel": (~Q(status__in=TERMINAL_STATUSES), "unfinished jobs"),
+    "requeue": (Q(status=Status.PENDING) | Q(status__in=[Status.QUEUED, Status.RETRYING], run_at__isnull=False),
+                "pending jobs and those waiting out a delay or backoff"),
+}
+
+# The changelist's filter parameters as staff read them.
+FILTER_WORDS = {"status__exact": "status", "queue": "queue", "job_type": "type", "guild": "guild",
+                "last_error_type": "error type", "created_at__gte": "created from", "created_at__lt": "created before",
+                "q": "search"}
+
+COUNT_CAP = 100_000
+
+
+def filters_in_words(filters):
+    """``[(label, value)]``: "status: dead", "type: demo.broken_branding", "guild: <its name>"."""
+    from project.models import Guild
+
+    words = []
+    for name, value in filters.items():
+        if name == "guild":
+            value = Guild.objects.filter(pk=value).values_list("name", flat=True).first() or value
+        words.append((FILTER_WORDS.get(name, name), value))
+    return words
+
+
+def _capped_count(queryset):
+    return queryset.order_by()[:COUNT_CAP + 1].count()
+
+
+def action_counts(matching, actions, count):
+    """``[{"name", "applies", "to", "all"}]``: how many of the ``count`` matching jobs each action applies
+    to, a count capped at ``COUNT_CAP`` like ``count`` (retry and delete share theirs)."""
+    rows, counted = [], {}
+    for action in actions:
+        condition, to = APPLIES_TO[action]
+        if to not in counted:
+            counted[to] = _capped_count(matching.filter(condition)) if count else 0
+        rows.append({"name": action, "applies": counted[to], "to": to, "all": counted[to] == count})
+    return rows
 
 
 def bulk_actions_allowed(request):
@@ -45,8 +97,10 @@ class BulkActionView(_AdminPage):
         actions, chosen = bulk_actions_allowed(request), request.GET.get("action", "")
         if chosen in actions:  # one action asked for (the dead-letter group's "retry all"): only its button
             actions = [chosen]
-        return self.render(request, filters=filters, query=request.GET.urlencode(),
-                           count=matching.order_by()[:100_001].count(), actions=actions, chosen=chosen)
+        count = _capped_count(matching)
+        return self.render(request, filters=filters, filter_words=filters_in_words(filters),
+                           query=request.GET.urlencode(), count=count, actions=actions,
+                           offers=action_counts(matching, actions, count), chosen=chosen)
 
     def post(self, request):
         action = request.POST.get("action", "")

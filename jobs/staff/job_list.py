@@ -17,11 +17,12 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from jobs import selectors
 from jobs.admin_display import status_badge
 from jobs.staff.base import _AdminPage
-from jobs.staff.job_page import scheduled_for
+from jobs.staff.job_page import durations, scheduled_for
 
 MAX_IDS = 200
 NEWER_CAP = 100
@@ -35,12 +36,21 @@ def short(value, length=8):
     return format_html('<span title="{}">{}…</span>', value, value[:length])
 
 
+def breakable(name):
+    """A dotted name (``notifications.deliver_webhook``) that may wrap after its dots, so that a long
+    one takes two short lines of its column rather than widen the whole list."""
+    parts = str(name).split(".")
+    pieces = [f"{part}." for part in parts[:-1]] + parts[-1:]
+    return format_html_join(mark_safe("<wbr>"), "{}", ((piece,) for piece in pieces))
+
+
 def without_namespace(queue):
-    """``default.high`` for ``jobdesk.default.high`` (every queue shares the namespace); whole on hover."""
+    """``default.high`` for ``jobdesk.default.high`` (every queue shares the namespace); whole on hover.
+    It may wrap after its dots (``breakable``)."""
     prefix = f"{settings.QUEUE_NAMESPACE}."
     if not queue.startswith(prefix):
-        return queue
-    return format_html('<span title="{}">{}</span>', queue, queue[len(prefix):])
+        return breakable(queue)
+    return format_html('<span title="{}">{}</span>', queue, breakable(queue[len(prefix):]))
 
 
 def when(moment: datetime):
@@ -72,14 +82,14 @@ def _cell(record, field):
         return badge
     if field == "attempts":
         return f"{record.attempts}/{record.max_attempts}"
-    attempts = sorted(record.attempt_set.all(), key=lambda attempt: attempt.number)
-    last = attempts[-1].duration if attempts else None
-    if last is None:
+    times = durations(record)
+    if times["last"] is None:
         return "-"
-    if len(attempts) > 1 and record.duration is not None:
-        return format_html('{} <small title="from the first start to the end, {} attempts">({} total)</small>',
-                           _seconds(last), len(attempts), _seconds(record.duration))
-    return _seconds(last)
+    if times["attempts"] > 1 and times["total"] is not None:
+        return format_html('{} <small title="the last attempt; {} is the run time over {} attempts">({} total)</small>',
+                           _seconds(times["last"]), _seconds(times["total"]), times["attempts"],
+                           _seconds(times["total"]))
+    return _seconds(times["last"])
 
 
 def live_cell(record, field, oob=False):

@@ -10,6 +10,8 @@ as the list's actions (a viewer sees no button, and a viewer's POST is a 403) an
 ``jobs.services``, which audits each change with the staff member's name.
 """
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -40,6 +42,20 @@ RQ_STATES_IN_WORDS = {
     "stopped": "stopped by a stop command",
     "canceled": "canceled",
 }
+
+
+# Why a queued job waits in RQ's scheduled registry although its run time has come (``runner._held``).
+HELD_IN_WORDS = {
+    "rate_limit": "held by its type's rate limit",
+    "concurrency": "held: its type's concurrency limit is full",
+}
+
+
+def _clock(iso):
+    try:
+        return timezone.localtime(datetime.fromisoformat(iso)).strftime("%H:%M:%S")
+    except (TypeError, ValueError):
+        return "its next slot"
 
 
 def job_page_context(record: JobRecord, request=None) -> dict:
@@ -84,8 +100,12 @@ def rq_state(record):
         return {"present": False, "note": f"Redis unavailable: {exc}"}
     status = job.get_status(refresh=False)
     status = getattr(status, "value", status) or ""
+    words = RQ_STATES_IN_WORDS.get(status, status)
+    held = job.meta.get("held") if status == "scheduled" else None
+    if isinstance(held, dict) and held.get("reason") in HELD_IN_WORDS:
+        words = f"{HELD_IN_WORDS[held['reason']]} until {_clock(held.get('until'))}; not an attempt"
     return {
-        "present": True, "status": RQ_STATES_IN_WORDS.get(status, status), "origin": job.origin,
+        "present": True, "status": words, "origin": job.origin,
         "enqueued_at": job.enqueued_at, "started_at": job.started_at, "ended_at": job.ended_at,
         "worker": job.worker_name, "timeout": job.timeout,
     }
@@ -100,12 +120,17 @@ def scheduled_for(record):
 
 def durations(record):
     """``{"last", "total", "attempts", "running_since"}``: the last attempt's run time (what "how long does
-    it take" means for a job that retried), the time from its first start to its end, and when the attempt
-    still open began; None where unknown."""
+    it take" means for a job that retried), the run time of all its ended attempts added up, how many
+    attempts it had, and when the attempt still open began; None where unknown.
+
+    ``total`` is time spent running, never the waits between attempts: a backoff, or the days a dead job
+    sat in the dead letters before a staff retry, are not the job's run time."""
     attempts = sorted(record.attempt_set.all(), key=lambda attempt: attempt.number)
     last = attempts[-1].duration if attempts else None
     running_since = attempts[-1].started_at if attempts and attempts[-1].ended_at is None else None
-    return {"last": last, "total": record.duration, "attempts": len(attempts), "running_since": running_since}
+    ran = [attempt.duration for attempt in attempts if attempt.duration is not None]
+    total = sum(ran, timedelta()) if ran else None
+    return {"last": last, "total": total, "attempts": len(attempts), "running_since": running_since}
 
 
 # action -> (permission, service, what the confirmation asks, what the message says, the button's label)

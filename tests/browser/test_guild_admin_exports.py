@@ -2,7 +2,7 @@
 
 They log in at ``/accounts/login/``, open their guild, fill the export form and submit it; the export and
 its ``exports.generate`` job show up; the page's own polling script moves the job's progress bar to 100
-and its status to "succeeded" while the test only watches (it never reloads), and the page reloads
+and its status to "Succeeded" while the test only watches (it never reloads), and the page reloads
 itself to offer the download. The downloaded CSV holds exactly the database's matching rows, and the
 file stored on disk is encrypted. A bad form shows its errors beside the fields and creates nothing.
 
@@ -152,10 +152,10 @@ def test_guild_admin_exports_watches_progress_and_downloads_the_csv(page, live_s
     assert (export.start, export.end, export.metrics) == (START, END, CHOSEN)
     export_row = page.locator(f"#export-{export.pk}")
     expect(export_row.locator("td").nth(1)).to_have_text("CSV")
-    expect(export_row.locator(".status")).to_have_text("queued")
+    expect(export_row.locator(".status")).to_have_text("Queued")
     job_row = page.locator(f'tr.job[data-id="{export.job_id}"]')
-    expect(job_row.locator("td").first).to_have_text("exports.generate")
-    expect(job_row.locator(".status")).to_have_text("queued")
+    expect(job_row.locator("td").first).to_have_text("Analytics export")
+    expect(job_row.locator(".status")).to_have_text("Queued")
     expect(job_row.locator(".percent")).to_have_text("0%")
     assert JobRecord.objects.get(pk=export.job_id).status == Status.QUEUED
 
@@ -165,14 +165,14 @@ def test_guild_admin_exports_watches_progress_and_downloads_the_csv(page, live_s
     with transaction.atomic():
         Export.objects.select_for_update().get(pk=export.pk)
         start_worker()
-        expect(job_row.locator(".status")).to_have_text("running", timeout=40_000)
+        expect(job_row.locator(".status")).to_have_text("Running", timeout=40_000)
         expect(job_row.locator(".percent")).to_have_text("99%", timeout=40_000)
     download_link = export_row.get_by_role("link", name="Download")
     expect(download_link).to_be_visible(timeout=40_000)
-    expect(job_row.locator(".status")).to_have_text("succeeded")
+    expect(job_row.locator(".status")).to_have_text("Succeeded")
     expect(job_row.locator("progress")).to_have_attribute("value", "100")
     expect(job_row.locator(".percent")).to_have_text("100%")
-    expect(export_row.locator(".status")).to_have_text("succeeded")
+    expect(export_row.locator(".status")).to_have_text("Succeeded")
     expect(export_row.locator("td").nth(4)).to_have_text(str(MATCHING))
 
     log = [e for e in page.evaluate("JSON.parse(sessionStorage.getItem('job-row-log') || '[]')")
@@ -181,15 +181,15 @@ def test_guild_admin_exports_watches_progress_and_downloads_the_csv(page, live_s
     assert live, f"the polling script never updated the job's row: {log}"
     progress = [e["progress"] for e in live]
     assert progress == sorted(progress), f"the progress bar went backwards: {progress}"
-    assert any(e["status"] == "running" and 0 < e["progress"] < 100 for e in live), \
+    assert any(e["status"] == "Running" and 0 < e["progress"] < 100 for e in live), \
         f"no progress between 0 and 100 was shown while the job ran: {live}"
-    finished = [e for e in live if e["status"] == "succeeded"]
+    finished = [e for e in live if e["status"] == "Succeeded"]
     assert finished and finished[0]["progress"] == 100, live
     watched = finished[0]["load"]
-    assert any(e["load"] == watched and e["how"] == "rendered" and e["status"] == "queued" for e in log), \
+    assert any(e["load"] == watched and e["how"] == "rendered" and e["status"] == "Queued" for e in log), \
         "the page that showed the job finish had rendered it queued: the script, not a reload, moved it"
     reloaded = [e for e in log if e["how"] == "rendered" and e["load"] > watched]
-    assert reloaded and reloaded[-1]["status"] == "succeeded" and reloaded[-1]["progress"] == 100, log
+    assert reloaded and reloaded[-1]["status"] == "Succeeded" and reloaded[-1]["progress"] == 100, log
     assert all(e["how"] == "rendered" for e in log if e["load"] > watched), "nothing polls a finished page"
 
     with page.expect_download() as download_info:

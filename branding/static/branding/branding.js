@@ -16,7 +16,13 @@
     else { img.removeAttribute("src"); img.style.display = "none"; }
   }
 
-  function cell(text) { var td = document.createElement("td"); td.textContent = text == null ? "" : String(text); return td; }
+  // A cell as the template renders it, with its heading as data-label (the table stacks on a phone).
+  function cell(text, label) {
+    var td = document.createElement("td");
+    td.textContent = text == null ? "" : String(text);
+    td.setAttribute("data-label", label);
+    return td;
+  }
 
   function render(fanOut) {
     var box = byId("fan-out");
@@ -32,8 +38,10 @@
     fanOut.shards.forEach(function (row) {
       var tr = document.createElement("tr");
       tr.id = "shard-" + row.shard;
-      var st = cell(row.status); st.className = "status status-" + row.status;
-      [cell(row.shard), st, cell(row.attempts), cell(row.http_status), cell(row.at), cell(row.error)]
+      var st = cell(row.status, "status"); st.className = "status status-" + row.status;
+      var at = cell(row.at_display, "last attempt"); at.className = "nowrap";  // the guild's zone, from the server
+      [cell(row.shard, "shard"), st, cell(row.attempts, "attempts"), cell(row.http_status, "HTTP"), at,
+       cell(row.error, "error")]
         .forEach(function (td) { tr.appendChild(td); });
       body.appendChild(tr);
     });
