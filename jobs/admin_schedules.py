@@ -14,6 +14,7 @@ from django.utils.text import Truncator
 from jobs import schedules
 from jobs.admin_display import job_link
 from jobs.models import Schedule
+from project.models import zone_or_utc
 
 INTERVAL_TOO_SHORT = "The interval must be at least 1 second."
 
@@ -24,10 +25,7 @@ def in_schedule_zone(schedule, moment, with_key=True):
     time and the zone's name on hover. "-" for none."""
     if moment is None:
         return "-"
-    try:
-        zone = zoneinfo.ZoneInfo(schedule.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # a row written around the form's checks
-        zone = zoneinfo.ZoneInfo("UTC")
+    zone = zone_or_utc(schedule.timezone)  # a row written around the form's checks: UTC
     local, utc = moment.astimezone(zone), moment.astimezone(zoneinfo.ZoneInfo("UTC"))
     abbreviation = local.strftime("%Z")
     label = f"{abbreviation} ({zone.key})" if with_key and abbreviation != zone.key else abbreviation

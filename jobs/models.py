@@ -272,6 +272,13 @@ class Schedule(models.Model):
         ordering = ["name"]
         indexes = [models.Index(fields=["next_run_at"], name="schedule_due_idx", condition=models.Q(enabled=True))]
 
+    @property
+    def zone(self):
+        """The schedule's time zone, or UTC when the row names none this host knows (written around the form)."""
+        from project.models import zone_or_utc
+
+        return zone_or_utc(self.timezone)
+
     def __str__(self):
         return self.name
 

@@ -261,3 +261,8 @@ def type_totals(since) -> list[dict]:
     """Per job type from ``since`` (an hour's start): the summed counts and buckets, with ``job_type``,
     by type name."""
     return _grouped(JobHourStat.objects.filter(hour__gte=since), ("job_type",), order=("job_type",))
+
+
+def counted_through():
+    """Up to when attempts are counted in the rollups (``None``: not counted yet, no pass has run)."""
+    return RollupMark.objects.filter(name=MARK).values_list("through", flat=True).first()

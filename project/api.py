@@ -103,13 +103,15 @@ def csrf_failed(request, exc: CsrfFailed):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):  # ninja's body parser: not JSON
+    if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):  # ninja's body parser
         return api.create_response(request, _body("invalid_json", _not_json(exc.__cause__)), status=400)
     code = "forbidden" if exc.status_code == 403 else "http_error"
     return api.create_response(request, _body(code, str(exc)), status=exc.status_code)
 
 
-def _not_json(cause: ValueError) -> str:
+def _not_json(cause: ValueError | RecursionError) -> str:
+    if isinstance(cause, RecursionError):
+        return "the request body is JSON nested deeper than it can be read"
     if isinstance(cause, json.JSONDecodeError):
         return (f"the request body is not valid JSON: {cause.msg.lower()} at line {cause.lineno}, "
                 f"column {cause.colno}")

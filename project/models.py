@@ -14,6 +14,14 @@ def time_zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def zone_or_utc(name) -> zoneinfo.ZoneInfo:
+    """The zone ``name`` names, or UTC when it names none: a row written around ``validate_time_zone`` (or a
+    zone this host's database lacks) shows its times in UTC instead of failing every page that shows them."""
+    if name in time_zone_names():
+        return zoneinfo.ZoneInfo(name)
+    return zoneinfo.ZoneInfo("UTC")
+
+
 def validate_time_zone(value):
     """An IANA time zone name that this machine's zone database knows ("Europe/Paris", "UTC"); not a
     folder of it ("Europe", which ``ZoneInfo`` answered with IsADirectoryError, a 500 in the admin)."""
@@ -38,7 +46,7 @@ class Guild(models.Model):
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.time_zone or "UTC")
+        return zone_or_utc(self.time_zone)
 
 
 class Membership(models.Model):

@@ -69,3 +69,11 @@ def test_a_body_that_is_not_json_is_400_invalid_json(world, admin_client, raw):
         assert response.status_code == 400, response.content
         body = response.json()
         assert body["error"] == "invalid_json" and "not valid JSON" in body["message"], body
+
+
+def test_json_nested_too_deep_to_read_is_400_invalid_json(world, admin_client):
+    deep = '{"guild": ' + "[" * 5000 + "]" * 5000 + "}"
+    for path in (EXPORT, BRANDING):
+        response = post(admin_client, path, deep)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "invalid_json", response.json()

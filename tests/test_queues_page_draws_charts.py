@@ -57,11 +57,19 @@ def test_staff_see_charts_per_queue_and_a_table_per_job_type(client, rollup):
         "names are escaped in the pictures and the table"
 
 
-def test_an_empty_rollup_says_so(client):
+def test_an_empty_rollup_says_so_and_whether_it_was_counted_yet(client):
+    """Before the scheduler's first pass the page says the charts are not counted yet, not that nothing
+    finished (a newcomer read "no job finished" beside a table of jobs that had)."""
+    from jobs.models import RollupMark
+    from jobs.rollups import MARK
+
     client.force_login(make_staff("chart-viewer", VIEWERS))
-    response = client.get(QUEUES)
-    assert response.status_code == 200
-    assert "No job finished in the last 24 hours." in response.content.decode()
+    page = client.get(QUEUES).content.decode()
+    assert "Not counted yet" in page and "No job finished" not in page
+
+    RollupMark.objects.create(name=MARK, through=timezone.now(), ran_at=timezone.now())
+    page = client.get(QUEUES).content.decode()
+    assert "No job finished in the last 24 hours, as counted up to" in page
 
 
 def test_people_without_the_right_see_no_charts(client, world, rollup):

@@ -66,7 +66,7 @@ def queue_charts(now=None) -> dict:
                       "rate_bar": rate_bar(rate, row["job_type"])})
     return {"queue_charts": {
         "queues": queues, "types": types, "interval": settings.JOBS_ROLLUP_INTERVAL,
-        "since": hours[0], "now": now,
+        "since": hours[0], "now": now, "counted_through": rollups.counted_through(),
     }}
 
 
@@ -140,9 +140,9 @@ def _frame(title, body, *, kind):
 
 def _x_labels(slots, fmt, slot_width):
     marks = []
-    for i in (0, len(slots) // 2, len(slots) - 1):
-        x = LEFT + (i + 0.5) * slot_width
-        marks.append(f'<text x="{x:.1f}" y="{HEIGHT - 6}" font-size="9" fill="#666" text-anchor="middle">'
+    for i, anchor in ((0, "start"), (len(slots) // 2, "middle"), (len(slots) - 1, "end")):  # the ends inside the frame
+        x = LEFT + (i + (0 if anchor == "start" else 1 if anchor == "end" else 0.5)) * slot_width
+        marks.append(f'<text x="{x:.1f}" y="{HEIGHT - 6}" font-size="9" fill="#666" text-anchor="{anchor}">'
                      f"{slots[i]:{fmt}}</text>")
     return "".join(marks)
 
