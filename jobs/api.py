@@ -143,11 +143,11 @@ def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, d
     refuse_metrics_token(request)
     record = selectors.job_detail(job_id)
     token_guild = getattr(request, "token_guild", None)
+    staff = token_guild is None and staff_holding(request.user, "jobs.view_jobrecord")
     if token_guild is not None:
         allowed = record is not None and record.guild_id == token_guild.pk
     else:
-        allowed = record is not None and (staff_holding(request.user, "jobs.view_jobrecord")
-                                          or record.guild_id in guild_ids_for(request.user))
+        allowed = record is not None and (staff or record.guild_id in guild_ids_for(request.user))
     if allowed and wait > 0 and not record.is_terminal:
         with waiting.wait_slot(_caller(request), MAX_WAITS_PER_CALLER) as may_wait:
             if not may_wait:
@@ -161,7 +161,7 @@ def job_status(request, job_id: str, wait: float = Query(0, ge=0, le=MAX_WAIT, d
                 allowed = False
     if not allowed:
         return Status(404, {"error": "not_found", "message": f"no job {job_id}"})
-    return Status(200, selectors.job_as_dict(record, request.build_absolute_uri))
+    return Status(200, selectors.job_as_dict(record, request.build_absolute_uri, for_staff=staff))
 
 
 @router.get("/queues/health", auth=any_caller, response={200: dict, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut})

@@ -142,9 +142,10 @@ def _held(record):
     return rq_internals.held(redis_connection(), record.rq_id)
 
 
-def job_as_dict(record: JobRecord, absolute_url=None) -> dict:
+def job_as_dict(record: JobRecord, absolute_url=None, *, for_staff=True) -> dict:
     """The public view of a job: status, progress, attempts, result or error; its per-call options, its
-    unique key, its batch and parent, and, while a limit parks it, why it waits (``held``)."""
+    unique key, its batch and parent, and, while a limit parks it, why it waits (``held``). Which worker
+    ran each attempt is for staff (``for_staff``); a guild's members and tokens are not told."""
     found = {
         "id": str(record.pk),
         "job_type": record.job_type,
@@ -168,11 +169,14 @@ def job_as_dict(record: JobRecord, absolute_url=None) -> dict:
         "unique": ({"key": record.unique_key, "scope": record.unique_scope, "until": record.unique_until}
                    if record.unique_key else None),
         "held": _held(record),
-        "error": {"type": record.last_error_type, "message": record.last_error} if record.last_error_type else None,
+        # A job that succeeded in the end has no error: an earlier attempt's stays in ``attempt_log``.
+        "error": ({"type": record.last_error_type, "message": record.last_error}
+                  if record.last_error_type and record.status != Status.SUCCEEDED else None),
         "attempt_log": [
             {
-                "number": a.number, "worker": a.worker, "started_at": a.started_at, "ended_at": a.ended_at,
-                "outcome": a.outcome, "error_type": a.error_type, "error_message": a.error_message,
+                "number": a.number, **({"worker": a.worker} if for_staff else {}), "started_at": a.started_at,
+                "ended_at": a.ended_at, "outcome": a.outcome, "error_type": a.error_type,
+                "error_message": a.error_message,
             }
             for a in record.attempt_set.all()
         ],
