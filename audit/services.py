@@ -17,7 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditReport, AuditRollup, DailyJobRollup
-from jobs.errors import JobError
+from jobs.errors import JobError, PermanentError
 from project import correlation
 
 REPORT_MAX_DAYS = 366
@@ -34,12 +34,14 @@ def audit_event_record(*, action, resource_type, resource_id, actor=None, guild=
 def audit_events_insert(*, events: list[dict], actor_id=None, correlation_id="") -> int:
     """Insert many events with one INSERT (``ON CONFLICT DO NOTHING`` on ``event_key``) and return how
     many were new. Each dict has action, resource_type, resource_id, guild_id, data and event_key (which
-    must be set: it is what makes a second run insert nothing)."""
+    must be set: it is what makes a second run insert nothing). Events without a key, or two with the same
+    one, are a ``PermanentError`` (the same input fails every time, so it is not retried; ``audit.log_bulk``
+    refuses duplicate keys at enqueue already)."""
     if not events:
         return 0
     keys = [event["event_key"] for event in events]
     if not all(keys) or len(set(keys)) != len(keys):
-        raise JobError("every event needs its own key", field="events", code="invalid_key")
+        raise PermanentError("every event needs its own key")
     with transaction.atomic():
         before = set(AuditEvent.objects.filter(event_key__in=keys).values_list("event_key", flat=True))
         AuditEvent.objects.bulk_create([
@@ -141,9 +143,38 @@ def audit_report_request(*, user, start: date, end: date) -> AuditReport:
 REPORT_HEADER = ["day", "guild_id", "guild", "action", "count"]
 
 
+def audit_report_rollup_missing(*, start: date, end: date, now=None) -> list[date]:
+    """Roll up the days of ``start``..``end`` (up to today, UTC) that the report would otherwise miss or
+    count short, and return them: the days with no rollup row at all (the nightly never covered them), and
+    the days the nightly recomputes anyway (the last ``AUDIT_ROLLUP_DAYS`` and today, which may be partial).
+    Days already rolled up further back are left alone: their events may be gone by retention, and a
+    recompute would then lose their counts."""
+    today = (now or timezone.now()).astimezone(dt_timezone.utc).date()
+    last = min(end, today)
+    if last < start:
+        return []
+    done = set(AuditRollup.objects.filter(day__gte=start, day__lte=last).order_by().values_list("day", flat=True)
+               .distinct())
+    done |= set(DailyJobRollup.objects.filter(day__gte=start, day__lte=last).order_by()
+                .values_list("day", flat=True).distinct())
+    recent = today - timedelta(days=settings.AUDIT_ROLLUP_DAYS)
+    days = [start + timedelta(days=n) for n in range((last - start).days + 1)]
+    missing = [day for day in days if day >= recent or day not in done]
+    for day in missing:
+        audit_rollup_day(day=day)
+    return missing
+
+
 def audit_report_generate(*, report: AuditReport, attempt: int = 1) -> dict:
     """Write the report's CSV (one row per day, guild and action of the rollup, in that order) to the
-    default storage and record it on the report. Idempotent: a rerun replaces the file."""
+    default storage and record it on the report. Idempotent: a rerun replaces the file.
+
+    Every event of the period is counted: the days the nightly rollup has not covered are rolled up first
+    (``audit_report_rollup_missing``). A period that includes today counts today up to the report's time,
+    which the result says (``note``)."""
+    now = timezone.now()
+    rolled_up = audit_report_rollup_missing(start=report.start, end=report.end, now=now)
+    today = now.astimezone(dt_timezone.utc).date()
     rows = (AuditRollup.objects.filter(day__gte=report.start, day__lte=report.end)
             .order_by("day", "guild_id", "action").values_list("day", "guild_id", "guild__slug", "action", "count"))
     buffer = io.StringIO()
@@ -161,7 +192,10 @@ def audit_report_generate(*, report: AuditReport, attempt: int = 1) -> dict:
                                                     completed_at=timezone.now())
     if old and old != name:
         default_storage.delete(old)
-    return {"rows": count, "size": len(content)}
+    result = {"rows": count, "size": len(content), "rolled_up_days": len(rolled_up)}
+    if report.start <= today <= report.end:
+        result["note"] = f"today ({today.isoformat()}) is counted up to {now.astimezone(dt_timezone.utc):%H:%M:%S} UTC"
+    return result
 
 
 def audit_report_open(*, report: AuditReport, user, correlation_id=None):

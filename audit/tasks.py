@@ -3,7 +3,8 @@ them, people never do (staff ask for a report through the admin, which calls the
 
 import json
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from audit import services
 from jobs.errors import PermanentError
@@ -64,7 +65,24 @@ class LogEvent(BaseModel):
 
 
 class LogBulk(BaseModel):
+    """Up to 1,000 events. Two events with the same ``key`` are refused at enqueue, naming the second
+    (``payload.events.1.key``): at run time they could never both be written, and no retry would help."""
+
     events: list[LogEvent] = Field(min_length=1, max_length=MAX_BULK_EVENTS)
+
+    @model_validator(mode="after")
+    def _keys_unique(self):
+        first = {}
+        for index, event in enumerate(self.events):
+            if event.key is None:
+                continue
+            if event.key in first:
+                raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                    type=PydanticCustomError("duplicate_key", 'the key "{key}" is already used by event {first}',
+                                             {"key": event.key, "first": first[event.key]}),
+                    loc=("events", index, "key"), input=event.key)])
+            first[event.key] = index
+        return self
 
 
 def _rows(events: list[LogEvent], ctx) -> list[dict]:

@@ -3,6 +3,9 @@ per-shard outcome and a "retry failed shards" action (permission ``branding.retr
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from branding import services
 from branding.models import BotShard, FanOut, GuildBranding, ShardDelivery
@@ -47,6 +50,18 @@ class BotShardAdmin(RefusesLookupsOnSecrets, admin.ModelAdmin):
     list_display = ["shard_id", "base_url", "enabled", "secret", "created_at"]
     list_filter = ["enabled"]
     readonly_fields = ["secret"]
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A shard that was ever sent a fan-out is not deleted (its deliveries are the fan-outs' history,
+        kept by ``on_delete=PROTECT``): staff are told to disable it instead, before any confirmation.
+        ("Delete selected" meets the same PROTECT and lists what it would have to delete.)"""
+        shard = self.get_object(request, unquote(object_id))
+        if shard is not None and shard.deliveries.exists() and self.has_delete_permission(request, shard):
+            self.message_user(request, f"Shard {shard.shard_id} was not deleted: it has deliveries in past "
+                                       "fan-outs, which are kept. Disable it instead (untick Enabled): it is then "
+                                       "sent nothing more.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:branding_botshard_change", args=[shard.pk]))
+        return super().delete_view(request, object_id, extra_context)
 
     @admin.display(description="signing secret")
     def secret(self, obj):

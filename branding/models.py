@@ -96,9 +96,11 @@ class ShardDelivery(models.Model):
         APPLIED = "applied", "Applied"
         FAILED = "failed", "Failed"
         SUPERSEDED = "superseded", "Superseded"  # the shard has (or is being sent) a newer version
+        SKIPPED = "skipped", "Skipped"  # the shard was disabled before it was sent (not a failure)
 
     fan_out = models.ForeignKey(FanOut, on_delete=models.CASCADE, related_name="deliveries")
-    shard = models.ForeignKey(BotShard, on_delete=models.CASCADE, related_name="deliveries")
+    # PROTECT: a shard that was ever sent a fan-out keeps its history; staff disable it instead.
+    shard = models.ForeignKey(BotShard, on_delete=models.PROTECT, related_name="deliveries")
     job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -122,4 +124,4 @@ class ShardDelivery(models.Model):
 
 
 OPEN_DELIVERY = (ShardDelivery.Status.PENDING, ShardDelivery.Status.SENDING, ShardDelivery.Status.RETRYING)
-DONE_DELIVERY = (ShardDelivery.Status.APPLIED, ShardDelivery.Status.SUPERSEDED)
+DONE_DELIVERY = (ShardDelivery.Status.APPLIED, ShardDelivery.Status.SUPERSEDED, ShardDelivery.Status.SKIPPED)

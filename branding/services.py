@@ -13,6 +13,8 @@ Promised:
   with an error naming the failed shards, or canceled when a newer save superseded it.
 - ``fan_out_retry_failed`` (or a staff retry of the parent job) re-runs the parent job, which sends again
   only the shards that have not applied that version, and then follows them again.
+- A shard disabled by staff is not sent to, even mid-fan-out: its delivery ends ``skipped`` ("shard
+  disabled"), which, like superseded, is not a failure: the fan-out can still end applied.
 """
 
 import hashlib
@@ -43,6 +45,7 @@ MAX_ICON_URL = 2048
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 FIELDS = ("display_name", "color", "footer_text", "icon_url")
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
+SHARD_DISABLED = "shard disabled: staff disabled this shard, so it was not sent this version"
 
 
 # --- Field rules: one place, used by the API schema (422) and the services (JobError) -----------------
@@ -101,13 +104,15 @@ def branding_validate(**values) -> dict:
 
 def snapshot_of(branding: GuildBranding) -> dict:
     """What a shard is sent. ``version`` grows with every save: a shard applies a snapshot only if its
-    version is newer than the one it holds, and answers 409 for an older one."""
+    version is newer than the one it holds, and answers 409 ``{"held": <version>}`` for the same or an
+    older one."""
     return {
         "guild_id": branding.guild_id, "version": branding.version,
         "display_name": branding.display_name, "color": branding.color,
         "color_int": int(branding.color[1:], 16) if branding.color else None,
         "footer_text": branding.footer_text, "icon_url": branding.icon_url,
-        "apply_if": "version is greater than the version the shard holds for this guild; else answer 409",
+        "apply_if": "version is greater than the version the shard holds for this guild; else answer 409 "
+                    "with {\"held\": <the version the shard holds>}",
     }
 
 
@@ -239,6 +244,11 @@ def fan_out_run(fan_out: FanOut, *, correlation_id=None) -> ParentStep:
         for shard in BotShard.objects.filter(enabled=True).exclude(pk__in=known):
             deliveries.append(ShardDelivery.objects.create(fan_out=fan_out, shard=shard))
         todo = [d for d in deliveries if d.status not in DONE_DELIVERY]
+        disabled = [d.pk for d in todo if not d.shard.enabled]
+        if disabled:  # disabled since the first run: closed, not sent again
+            ShardDelivery.objects.filter(pk__in=disabled).exclude(status__in=DONE_DELIVERY).update(
+                status=ShardDelivery.Status.SKIPPED, error=SHARD_DISABLED)
+            todo = [d for d in todo if d.pk not in disabled]
         if todo:
             batch = enqueue_batch([("branding.apply_to_shard", {"delivery_id": d.pk}) for d in todo],
                                   on_complete=("branding.fan_out_done", {"fan_out_id": fan_out.pk}),
@@ -289,7 +299,7 @@ def summary_text(c: dict) -> str:
     if not c["total"]:
         return "no enabled shards"
     parts = [f"{c['applied']} of {c['total']} shards applied"]
-    for status in ("failed", "superseded", "retrying", "sending", "pending"):
+    for status in ("failed", "superseded", "skipped", "retrying", "sending", "pending"):
         if c[status]:
             parts.append(f"{c[status]} {status}")
     return ", ".join(parts)
@@ -297,10 +307,11 @@ def summary_text(c: dict) -> str:
 
 def fan_out_report(fan_out: FanOut) -> str:
     """Aggregate the children into the fan-out's summary and its parent job's progress ("2 of 3 shards
-    applied, 1 retrying"): progress is the share of shards that have ended (applied, superseded, failed)."""
+    applied, 1 retrying"): progress is the share of shards that have ended (applied, superseded, skipped,
+    failed)."""
     c = counts(fan_out)
     text = summary_text(c)
-    ended = c["applied"] + c["superseded"] + c["failed"]
+    ended = c["applied"] + c["superseded"] + c["skipped"] + c["failed"]
     percent = 100 if not c["total"] else int(100 * ended / c["total"])
     FanOut.objects.filter(pk=fan_out.pk).exclude(status=FanOut.Status.SUPERSEDED).update(summary=text)
     if fan_out.job_id:
@@ -358,10 +369,38 @@ def delivery_newer_applied(delivery: ShardDelivery) -> int | None:
     return newer
 
 
+def delivery_conflict_outcome(delivery: ShardDelivery, body: bytes) -> tuple[str, str]:
+    """What a shard's 409 means, as ``(status, error)``. The shard answers 409 with ``{"held": <the version
+    it holds for the guild>}``: the version this delivery sent is *applied* (an earlier attempt applied it
+    and answered after our timeout), a newer one *superseded*; an older one is a shard contradicting
+    itself, *failed*. An older shard's 409 without ``held`` means "this version or a newer one": applied
+    unless a newer save of the guild exists."""
+    sent = delivery.fan_out.version
+    held = None
+    try:
+        held = json.loads(body or b"null").get("held")
+    except (ValueError, AttributeError):
+        pass
+    if not isinstance(held, int) or isinstance(held, bool):
+        newer = _latest_version(delivery.fan_out.guild_id)
+        if newer > sent:
+            return ShardDelivery.Status.SUPERSEDED, f"superseded: the shard holds this version or a newer one, " \
+                                                    f"and version {newer} was saved since"
+        return ShardDelivery.Status.APPLIED, ""
+    if held == sent:
+        return ShardDelivery.Status.APPLIED, ""
+    if held > sent:
+        return ShardDelivery.Status.SUPERSEDED, f"superseded: the shard holds the newer version {held}"
+    return ShardDelivery.Status.FAILED, f"HTTP 409: the shard refused version {sent} but says it holds {held}"
+
+
 def delivery_record(delivery: ShardDelivery, status, *, http_status=None, error="", attempt=False,
                     correlation_id=None):
-    """Record an attempt's start or an outcome; final outcomes (applied, failed, superseded) are audited."""
-    values = {"status": status, "error": storable(error[:2000])}  # a shard's answer may hold a NUL
+    """Record an attempt's start or an outcome; final outcomes (applied, failed, superseded, skipped) are
+    audited. The error is made storable for the delivery and the audit event alike: a shard's answer
+    may hold a NUL, which PostgreSQL's text and jsonb refuse."""
+    error = storable(error[:2000])
+    values = {"status": status, "error": error}
     if http_status is not None:
         values["last_http_status"] = http_status
     if attempt:
@@ -369,7 +408,8 @@ def delivery_record(delivery: ShardDelivery, status, *, http_status=None, error=
 
         values.update(attempts=F("attempts") + 1, last_attempt_at=timezone.now())
     ShardDelivery.objects.filter(pk=delivery.pk).update(**values)
-    if status in (ShardDelivery.Status.APPLIED, ShardDelivery.Status.FAILED, ShardDelivery.Status.SUPERSEDED):
+    if status in (ShardDelivery.Status.APPLIED, ShardDelivery.Status.FAILED, ShardDelivery.Status.SUPERSEDED,
+                  ShardDelivery.Status.SKIPPED):
         fan_out = delivery.fan_out
         audit_event_record(action=f"branding.shard_{status}", resource_type="branding_delivery",
                            resource_id=delivery.pk, guild=fan_out.guild_id, correlation_id=correlation_id,
@@ -397,16 +437,17 @@ def _parent_follows(fan_out: FanOut):
 # --- Staff and guild admins ---------------------------------------------------------------------------
 def fan_out_retry_failed(*, fan_out: FanOut, actor=None) -> JobRecord:
     """Send this fan-out again to the shards that have not applied it (failed ones): its parent job runs
-    again and enqueues only those. ``JobError`` (code ``conflict``) when a newer save superseded it or
-    nothing failed; then nothing is enqueued."""
+    again and enqueues only those (a disabled shard is skipped, not sent). ``JobError`` (code
+    ``conflict``) when a newer save superseded it or no enabled shard failed; then nothing is enqueued."""
     with transaction.atomic():
         fan_out = FanOut.objects.select_for_update().get(pk=fan_out.pk)
         if fan_out.status == FanOut.Status.SUPERSEDED or _latest_version(fan_out.guild_id) > fan_out.version:
             raise JobError(f"version {fan_out.version} was superseded by a newer save; nothing to retry",
                            field="fan_out", code="conflict")
-        failed = fan_out.deliveries.filter(status=ShardDelivery.Status.FAILED).count()
+        failed = fan_out.deliveries.filter(status=ShardDelivery.Status.FAILED, shard__enabled=True).count()
         if not failed:
-            raise JobError("no shard failed in this fan-out; nothing to retry", field="fan_out", code="conflict")
+            raise JobError("no enabled shard failed in this fan-out; nothing to retry", field="fan_out",
+                           code="conflict")
         job = JobRecord.objects.select_for_update().filter(pk=fan_out.job_id).first()
         if job is not None and job.status in TERMINAL_STATUSES:
             job_services.retry_job(job, actor=actor, reason="retry failed shards")

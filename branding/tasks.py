@@ -4,7 +4,10 @@
 version, as a batch whose callback ``branding.fan_out_done`` computes the outcome once, when every
 child has ended, and wakes the parent. The parent waits for its children (``jobs.errors.Waiting``) and
 its status follows them: succeeded (all applied), dead naming the failed shards, canceled (superseded). Each child retries on its own (``BRANDING_MAX_ATTEMPTS``, backoff from
-``BRANDING_RETRY_DELAY``); a 4xx other than 408/409/429 is permanent.
+``BRANDING_RETRY_DELAY``); a 4xx other than 408/409/429 is permanent. A 409 is applied when the shard
+holds the version sent (an earlier attempt landed after its timeout), superseded when it holds a newer one
+(``services.delivery_conflict_outcome``). A shard disabled meanwhile is skipped, not sent (every attempt
+reads it afresh); a delivery deleted meanwhile ends the child quietly.
 """
 
 import json
@@ -78,11 +81,15 @@ def fan_out_done(payload: FanOutIn, ctx):
           timeout=int(settings.BRANDING_SHARD_TIMEOUT * 3) + 30, retry_on=(ShardError, outbound.OutboundError))
 def apply_to_shard(payload: DeliveryIn, ctx):
     delivery = (ShardDelivery.objects.select_related("fan_out", "shard").filter(pk=payload.delivery_id).first())
-    if delivery is None:
-        raise PermanentError(f"delivery {payload.delivery_id} is gone")
+    if delivery is None:  # its fan-out was deleted: nothing left to send or to record
+        return {"skipped": f"delivery {payload.delivery_id} is gone"}
     if delivery.status in DONE_DELIVERY:
         return {"status": delivery.status}  # ran before (a crash after the answer): nothing to do
     cid = ctx.correlation_id
+    if not delivery.shard.enabled:  # read afresh by every attempt: staff disabled it meanwhile
+        services.delivery_record(delivery, ShardDelivery.Status.SKIPPED, correlation_id=cid,
+                                 error=services.SHARD_DISABLED)
+        return {"status": "skipped", "reason": services.SHARD_DISABLED}
     newer = services.delivery_newer_applied(delivery)
     if newer is not None:
         services.delivery_record(delivery, ShardDelivery.Status.SUPERSEDED, correlation_id=cid,
@@ -106,10 +113,10 @@ def apply_to_shard(payload: DeliveryIn, ctx):
     if 200 <= status < 300:
         services.delivery_record(delivery, ShardDelivery.Status.APPLIED, http_status=status, correlation_id=cid)
         return {"status": "applied", "http_status": status}
-    if status == 409:  # the shard holds a newer version: the snapshot's apply_if
-        services.delivery_record(delivery, ShardDelivery.Status.SUPERSEDED, http_status=status, correlation_id=cid,
-                                 error="the shard holds a newer version")
-        return {"status": "superseded", "http_status": status}
+    if status == 409:  # the shard holds this version (an earlier attempt landed late) or a newer one
+        outcome, error = services.delivery_conflict_outcome(delivery, answer.body)
+        services.delivery_record(delivery, outcome, http_status=status, correlation_id=cid, error=error)
+        return {"status": str(outcome), "http_status": status}
     error = f"HTTP {status}: {answer.body[:200].decode(errors='replace')}"
     if status >= 500 or status in (408, 429):
         services.delivery_record(delivery, last, http_status=status, error=error, correlation_id=cid)

@@ -4,6 +4,9 @@ of one per job; the digest links to the dead-letter group in the admin.
 
 Promised: exactly one digest per job type and window, decided by a compare-and-set, so two schedulers
 running the digest at once send it once; the notes it tells are marked with it in the same transaction.
+The digest's own sends go on the notifications domain's high-priority queue, so a backlog of guild webhook
+deliveries does not hold them up, and their deaths are never told by another digest (a dead
+``QUEUE_DLQ_WEBHOOK`` would otherwise feed itself): ``is_dead_letter_alert``.
 """
 
 import json
@@ -26,6 +29,15 @@ from notifications.services import DeliveryFailed
 log = logging.getLogger(__name__)
 
 DIGEST_EXAMPLES = 5
+DIGEST_CORRELATION_PREFIX = "dlq-digest-"
+ALERT_PRIORITY = "high"
+
+
+def is_dead_letter_alert(job_type: str, correlation_id: str) -> bool:
+    """Whether a job is one of a digest's own sends: the ``notifications.dlq_webhook`` job, or the
+    ``notifications.send_email`` job carrying a digest (told apart from other e-mails by its correlation ID)."""
+    return job_type == "notifications.dlq_webhook" or (
+        job_type == "notifications.send_email" and (correlation_id or "").startswith(DIGEST_CORRELATION_PREFIX))
 
 
 def dead_letters_url(job_type: str) -> str:
@@ -92,15 +104,17 @@ def digest_body(digest: DeadLetterDigest, notes=None) -> dict:
 
 
 def _digest_dispatch(digest, notes) -> list[str]:
-    """Enqueue the digest's sends (in the digest's transaction): the webhook job and the staff e-mail."""
+    """Enqueue the digest's sends (in the digest's transaction): the webhook job and the staff e-mail, both
+    at high priority so that they go before waiting guild webhook deliveries."""
     sent_to = []
-    cid = f"dlq-digest-{digest.pk}"
+    cid = f"{DIGEST_CORRELATION_PREFIX}{digest.pk}"
     if settings.QUEUE_DLQ_WEBHOOK:
-        enqueue("notifications.dlq_webhook", {"digest_id": digest.pk}, correlation_id=cid)
+        enqueue("notifications.dlq_webhook", {"digest_id": digest.pk}, correlation_id=cid, priority=ALERT_PRIORITY)
         sent_to.append("webhook")
     if settings.QUEUE_DLQ_EMAILS:
         enqueue("notifications.send_email", {"to": list(settings.QUEUE_DLQ_EMAILS), "template": "dead_letter_digest",
-                                             "context": digest_body(digest, notes)}, correlation_id=cid)
+                                             "context": digest_body(digest, notes)}, correlation_id=cid,
+                priority=ALERT_PRIORITY)
         sent_to.append("email")
     return sent_to
 

@@ -280,7 +280,17 @@ def export_ready(*, record_id, correlation_id):
 
 
 def job_dead(*, change):
-    """A job went dead: noted for the dead-letter digest, and published as "job.dead" to its guild."""
+    """A job went dead: noted for the dead-letter digest, and published as "job.dead" to its guild.
+
+    A dead-letter digest's own send (``digests.is_dead_letter_alert``) is not noted: its digest would go to
+    the same failing webhook and die in turn, one more per window for as long as it stays down. Its death
+    is logged at ERROR once (by the runner, as for any dead job) and it stays a dead job in the admin."""
+    from notifications.digests import is_dead_letter_alert
+
+    if is_dead_letter_alert(change.job_type, change.correlation_id):
+        log.info("dead-letter alert job %s (%s, %s) went dead: %s; not told by another digest",
+                  change.record_id, change.job_type, change.correlation_id, change.reason or "attempts exhausted")
+        return
     now = timezone.now()
     DeadLetterNote.objects.create(record_id=change.record_id, job_type=change.job_type, guild_id=change.guild_id,
                                   dead_at=now)

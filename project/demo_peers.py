@@ -3,7 +3,7 @@ local HTTP port, so that a newcomer sees a branding fan-out and a webhook delive
 
 - ``POST /shard/<n>/api/bot/branding/apply``: verifies the signature with the shard secret
   (``DEMO_SHARD_SECRET``) using ``notifications.signing.verify``, as the bot would; keeps the newest version
-  per guild and answers 409 to an older one; prints what it applied.
+  per guild and answers 409 ``{"held": <version>}`` to the same or an older one; prints what it applied.
 - ``POST /webhook``: verifies the signature with the endpoint's secret (read from ``DEMO_WEBHOOK_SECRET_FILE``,
   written by ``manage.py jobs_demo``) and prints the event.
 - ``POST /push/demo-browser``: a push service with one browser, the admin's (its keys in ``DEMO_PUSH_KEY_FILE``,
@@ -47,7 +47,7 @@ class Handler(BaseHTTPRequestHandler):
         snapshot = json.loads(body)
         key, version = (shard, snapshot.get("guild_id")), snapshot.get("version", 0)
         with lock:
-            if version < held.get(key, 0):
+            if key in held and version <= held[key]:  # the same or an older version: 409 naming the one held
                 return self._answer(409, {"held": held[key]})
             held[key] = version
         print(f"demo shard {shard}: applied branding version {version} for guild {key[1]} (signature verified)",
