@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from jobs import context, registry
 from jobs.errors import JobError
-from jobs.models import TERMINAL_STATUSES, JobBatch, JobRecord, Priority, Status
+from jobs.models import TERMINAL_STATUSES, JobBatch, JobRecord, Status
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _checked(item, where):
 
 
 def enqueue_batch(jobs, *, on_complete, actor=None, guild=None, correlation_id=None,
-                  priority=Priority.DEFAULT) -> JobBatch:
+                  priority=None) -> JobBatch:
     """Enqueue ``jobs`` (each ``(job_type, payload)`` or ``{"job_type": ..., "payload": ...}``) as one
     batch whose ``on_complete`` job (``(job_type, payload)``) runs once, when all of them have ended.
 

@@ -22,7 +22,7 @@ from jobs import context, options, registry, states, unique
 from jobs.connection import queue_name
 from jobs.dispatch import dispatch
 from jobs.errors import JobError
-from jobs.models import Priority, JobRecord, Status
+from jobs.models import JobRecord, Status
 from project.db import insert_one, insert_rows
 from project import correlation
 from project.text import unstorable_message, unstorable_text
@@ -123,7 +123,7 @@ def _new_record(job_type, payload, *, now, run_at, priority, actor, guild, corre
 
 def _prepare(job_type_name, priority, correlation_id):
     job_type = registry.get(job_type_name)
-    priority = options.priority_level(priority)
+    priority = job_type.priority if priority is None else options.priority_level(priority)
     parent_ctx = context.current()
     if correlation_id is not None and not correlation.is_valid(correlation_id):
         raise JobError("correlation_id must be 8-64 letters, digits or ._:-", field="correlation_id")
@@ -173,13 +173,13 @@ def _write_unique(records):
     return result
 
 
-def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=None, priority=Priority.DEFAULT,
+def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=None, priority=None,
             correlation_id=None, job_id=None, max_attempts=None, backoff=None, timeout=None) -> JobRecord:
     """Enqueue one job of ``job_type`` and return its record at once.
 
     ``max_attempts``, ``backoff`` and ``timeout`` override the type's declaration for this job;
     ``priority`` is ``"high"``, ``"default"``, ``"low"`` or a BullMQ-style number (1-3 high, 4-7
-    default, 8 and above low; 0 default). For a ``unique`` type, the record holding the key is returned
+    default, 8 and above low; 0 default); without it, the type's declared priority (default). For a ``unique`` type, the record holding the key is returned
     when there is one (``record.created is False``) and nothing is written.
 
     ``delay`` is seconds (or a timedelta) from 0 to ``MAX_DELAY``, 30 days, as the API takes it; ``run_at``
@@ -208,7 +208,7 @@ def enqueue(job_type, payload, *, actor=None, guild=None, delay=None, run_at=Non
 
 
 def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_at=None,
-                 priority=Priority.DEFAULT, correlation_id=None, max_attempts=None, backoff=None,
+                 priority=None, correlation_id=None, max_attempts=None, backoff=None,
                  timeout=None) -> list[JobRecord]:
     """Enqueue a batch of the same type: one multi-row INSERT and, after commit, one Redis pipeline.
 
@@ -239,7 +239,7 @@ def enqueue_many(job_type, payloads, *, actor=None, guild=None, delay=None, run_
     return records
 
 
-def enqueue_batch(jobs, *, on_complete, actor=None, guild=None, correlation_id=None, priority=Priority.DEFAULT):
+def enqueue_batch(jobs, *, on_complete, actor=None, guild=None, correlation_id=None, priority=None):
     """Enqueue ``jobs`` (``[(job_type, payload), ...]``) as one batch whose ``on_complete`` job runs once,
     when all of them have ended; returns the ``JobBatch``. See ``jobs.batches``."""
     from jobs.batches import enqueue_batch as _enqueue_batch

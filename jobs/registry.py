@@ -45,6 +45,7 @@ class JobType:
     unique: "Unique | None" = None  # one record per key in a scope (jobs.unique)
     enqueue_permission: str | None = None  # None: internal, never enqueued by a person
     acts_for_actor: bool = False  # runs with its actor's rights: a staff retry makes the retrier its actor
+    priority: str = "default"  # the level of its jobs when the caller names none (jobs.options.priority_level)
 
     @property
     def internal(self) -> bool:
@@ -67,20 +68,22 @@ class JobType:
 
 def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None, timeout=300,
              retry_on=(Exception,), give_up_on=(), concurrency=None, enqueue_permission=None,
-             rate_limit=None, unique=None, acts_for_actor=False):
+             rate_limit=None, unique=None, acts_for_actor=False, priority="default"):
     """Declare ``func`` as the job type ``name``. ``PermanentError`` is always non-retryable.
 
     ``enqueue_permission`` (``"app_label.codename"``) opens the type to people who hold it; without
     it the type is internal. ``acts_for_actor`` says the job checks its actor's rights when it runs (a
     bulk action): whoever retries it becomes its actor, so that a retry never borrows another's rights.
     ``rate_limit`` (a ``RateLimit`` or ``"20/s"``, ``"10/m per guild"``) caps how many start per window
-    (``jobs.ratelimit``)."""
+    (``jobs.ratelimit``). ``priority`` is the level of its jobs when the caller names none (alerts that
+    must not wait behind a backlog of their own domain declare ``"high"``)."""
     if queue not in settings.QUEUE_DOMAINS:
         raise ValueError(f"job type {name!r}: unknown queue {queue!r} (known: {', '.join(settings.QUEUE_DOMAINS)})")
     if not (isinstance(payload, type) and issubclass(payload, BaseModel)):
         raise TypeError(f"job type {name!r}: payload must be a pydantic model class")
     max_attempts = _declared(name, options.clean_max_attempts, max_attempts)
     timeout = _declared(name, options.clean_timeout, timeout)
+    priority = _declared(name, options.priority_level, priority)
     if backoff is not None and not callable(backoff):
         raise ValueError(f"job type {name!r}: backoff must be Fixed(...), Exponential(...) or a callable "
                          "delay(attempt) -> seconds")
@@ -104,6 +107,7 @@ def job_type(name, *, payload, queue="default", max_attempts=None, backoff=None,
             backoff=backoff or Exponential(), timeout=timeout, retry_on=tuple(retry_on),
             give_up_on=(PermanentError, *give_up_on), concurrency=concurrency, rate_limit=rate_limit,
             enqueue_permission=enqueue_permission, unique=unique, acts_for_actor=acts_for_actor,
+            priority=priority,
         )
         func.job_type = _types[name]
         return func

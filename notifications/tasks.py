@@ -84,7 +84,7 @@ class DigestRun(BaseModel):
 
 
 @job_type("notifications.dlq_digest", payload=DigestRun, queue="notifications", max_attempts=1, timeout=300,
-          unique=Unique(key=(), scope="waiting"))
+          unique=Unique(key=(), scope="waiting"), priority="high")  # not behind a backlog of webhook deliveries
 def dlq_digest(payload: DigestRun, ctx):
     """Gather the dead jobs not yet told into one digest per job type (at most one per type per
     NOTIFICATIONS_DLQ_DIGEST_SECONDS), prune what is older than NOTIFICATIONS_KEEP_DAYS, and send the push

@@ -31,6 +31,8 @@ class Nothing(BaseModel):
     ({"backoff": Exponential(factor=0)}, "backoff.factor must be a number from 1"),
     ({"backoff": "x"}, "backoff must be Fixed(...), Exponential(...) or a callable"),
     ({"backoff": 5}, "backoff must be Fixed(...), Exponential(...) or a callable"),
+    ({"priority": "urgent"}, "unknown priority 'urgent'"),
+    ({"priority": -1}, "priority -1 is out of range"),
 ])
 def test_a_bad_option_is_refused_at_declaration_naming_the_type(options, problem):
     with pytest.raises(ValueError) as refused:

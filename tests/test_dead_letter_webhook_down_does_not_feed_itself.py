@@ -109,3 +109,12 @@ def test_the_digest_sends_go_ahead_of_waiting_webhook_deliveries(webhook_down):
     sends = JobRecord.objects.filter(job_type__in=["notifications.dlq_webhook", "notifications.send_email"])
     assert sorted((r.queue, r.priority) for r in sends) == [("jdtest.notifications.high", "high")] * 2
     assert (waiting.queue, waiting.priority) == ("jdtest.notifications", "default")
+
+
+def test_the_digest_job_goes_on_the_high_queue_by_its_declaration():
+    """``notifications.dlq_digest`` declares ``priority="high"``: its schedule names no priority, and its runs
+    land on the high queue, ahead of waiting webhook deliveries; a caller may still name another level."""
+    digest = enqueue("notifications.dlq_digest", {})
+    assert (digest.queue, digest.priority) == ("jdtest.notifications.high", "high")
+    JobRecord.objects.filter(pk=digest.pk).delete()  # its key is unique while waiting
+    assert enqueue("notifications.dlq_digest", {}, priority="low").queue == "jdtest.notifications.low"

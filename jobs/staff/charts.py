@@ -66,7 +66,7 @@ def queue_charts(now=None) -> dict:
                       "rate_bar": rate_bar(rate, row["job_type"])})
     return {"queue_charts": {
         "queues": queues, "types": types, "interval": settings.JOBS_ROLLUP_INTERVAL,
-        "since": hours[0], "now": now, "counted_through": rollups.counted_through(),
+        "since": hours[0], "now": now, "counted_through": None if queues else rollups.counted_through(),  # for the empty page's words only
     }}
 
 
