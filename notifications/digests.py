@@ -6,7 +6,7 @@ Promised: exactly one digest per job type and window, decided by a compare-and-s
 running the digest at once send it once; the notes it tells are marked with it in the same transaction.
 The digest's own sends go on the notifications domain's high-priority queue, so a backlog of guild webhook
 deliveries does not hold them up, and their deaths are never told by another digest (a dead
-``QUEUE_DLQ_WEBHOOK`` would otherwise feed itself): ``is_dead_letter_alert``.
+``QUEUE_DLQ_WEBHOOK`` would otherwise feed itself): ``services.is_dead_letter_alert``.
 """
 
 import json
@@ -24,20 +24,12 @@ from jobs.enqueue import enqueue
 from jobs.errors import PermanentError
 from notifications import outbound, signing
 from notifications.models import DeadLetterAlertState, DeadLetterDigest, DeadLetterNote
-from notifications.services import DeliveryFailed
+from notifications.services import DIGEST_CORRELATION_PREFIX, DeliveryFailed
 
 log = logging.getLogger(__name__)
 
 DIGEST_EXAMPLES = 5
-DIGEST_CORRELATION_PREFIX = "dlq-digest-"
 ALERT_PRIORITY = "high"
-
-
-def is_dead_letter_alert(job_type: str, correlation_id: str) -> bool:
-    """Whether a job is one of a digest's own sends: the ``notifications.dlq_webhook`` job, or the
-    ``notifications.send_email`` job carrying a digest (told apart from other e-mails by its correlation ID)."""
-    return job_type == "notifications.dlq_webhook" or (
-        job_type == "notifications.send_email" and (correlation_id or "").startswith(DIGEST_CORRELATION_PREFIX))
 
 
 def dead_letters_url(job_type: str) -> str:

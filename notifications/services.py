@@ -279,14 +279,23 @@ def export_ready(*, record_id, correlation_id):
                             "format_name": export.get_format_display()})
 
 
+# The correlation ID of a dead-letter digest's e-mail (``digests``): how its death is told from another e-mail's.
+DIGEST_CORRELATION_PREFIX = "dlq-digest-"
+
+
+def is_dead_letter_alert(job_type: str, correlation_id: str) -> bool:
+    """Whether a job is one of a digest's own sends: the ``notifications.dlq_webhook`` job, or the
+    ``notifications.send_email`` job carrying a digest (told apart from other e-mails by its correlation ID)."""
+    return job_type == "notifications.dlq_webhook" or (
+        job_type == "notifications.send_email" and (correlation_id or "").startswith(DIGEST_CORRELATION_PREFIX))
+
+
 def job_dead(*, change):
     """A job went dead: noted for the dead-letter digest, and published as "job.dead" to its guild.
 
-    A dead-letter digest's own send (``digests.is_dead_letter_alert``) is not noted: its digest would go to
+    A dead-letter digest's own send (``is_dead_letter_alert``) is not noted: its digest would go to
     the same failing webhook and die in turn, one more per window for as long as it stays down. Its death
     is logged at ERROR once (by the runner, as for any dead job) and it stays a dead job in the admin."""
-    from notifications.digests import is_dead_letter_alert
-
     if is_dead_letter_alert(change.job_type, change.correlation_id):
         log.info("dead-letter alert job %s (%s, %s) went dead: %s; not told by another digest",
                   change.record_id, change.job_type, change.correlation_id, change.reason or "attempts exhausted")
